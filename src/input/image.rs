@@ -1,0 +1,104 @@
+//! Photo preprocessing for EfficientNet-Lite0, as the checkpoint expects it: resize the
+//! shortest side to 256 with a bicubic (Catmull-Rom) filter, centre-crop 224, RGB,
+//! (p − 127) / 128, channels last. Decoding of encoded bytes (JPEG, PNG, WebP, GIF) uses the
+//! `image` crate with allocation limits; browsers may decode themselves and pass RGBA.
+
+use image::imageops::FilterType;
+use image::{ImageReader, Limits, RgbaImage};
+
+use crate::error::{Error, Result};
+
+/// Most pixels accepted in one photo (24 megapixels, 96 MB as RGBA). Callers that get larger
+/// photos downscale them first (the web page does, while decoding).
+pub const MAX_PIXELS: u64 = 24_000_000;
+
+/// Preprocessing constants, stored in the image model's config.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Preprocess {
+    /// Shortest side after resizing.
+    pub resize: u32,
+    /// Side of the centre crop.
+    pub crop: u32,
+    /// Subtracted from each 0..255 channel value.
+    pub mean: f32,
+    /// Divides after the subtraction.
+    pub std: f32,
+}
+
+fn check_size(width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::ImageInvalid(format!("{width}x{height} has no pixels")));
+    }
+    if width as u64 * height as u64 > MAX_PIXELS {
+        return Err(Error::ImageTooLarge { width, height, max_megapixels: (MAX_PIXELS / 1_000_000) as u32 });
+    }
+    Ok(())
+}
+
+/// Decodes an encoded photo to RGBA, refusing unknown formats and oversized images before
+/// allocating their pixels.
+pub fn decode(bytes: &[u8]) -> Result<RgbaImage> {
+    if bytes.is_empty() {
+        return Err(Error::ImageDecode("the file is empty (0 bytes)".into()));
+    }
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::ImageDecode(e.to_string()))?;
+    let format = reader.format().ok_or_else(|| Error::UnsupportedFormat(sniff(bytes)))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| Error::ImageDecode(format!("{format:?}: {e}")))?;
+    check_size(w, h)?;
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| Error::ImageDecode(format!("{format:?}: {e}")))?;
+    Ok(img.to_rgba8())
+}
+
+fn sniff(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(12)];
+    if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        return format!(" ({})", String::from_utf8_lossy(&head[8..12]).trim());
+    }
+    if head.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+        return " (this looks like a text file)".into();
+    }
+    String::new()
+}
+
+/// Pixels `[crop, crop, 3]` (channels last) ready for the encoder, from RGBA bytes.
+pub fn preprocess_rgba(rgba: &[u8], width: u32, height: u32, p: &Preprocess) -> Result<Vec<f32>> {
+    check_size(width, height)?;
+    if rgba.len() as u64 != width as u64 * height as u64 * 4 {
+        return Err(Error::ImageInvalid(format!("{} bytes for {width}x{height} RGBA", rgba.len())));
+    }
+    let img = RgbaImage::from_raw(width, height, rgba.to_vec()).ok_or_else(|| Error::ImageInvalid("bad RGBA buffer".into()))?;
+    preprocess(&img, p)
+}
+
+/// Pixels `[crop, crop, 3]` (channels last) ready for the encoder.
+pub fn preprocess(img: &RgbaImage, p: &Preprocess) -> Result<Vec<f32>> {
+    let (w, h) = img.dimensions();
+    check_size(w, h)?;
+    let (nw, nh) = if w <= h {
+        (p.resize, ((h as u64 * p.resize as u64 + w as u64 / 2) / w as u64).max(p.crop as u64) as u32)
+    } else {
+        (((w as u64 * p.resize as u64 + h as u64 / 2) / h as u64).max(p.crop as u64) as u32, p.resize)
+    };
+    let resized;
+    let src = if (nw, nh) == (w, h) {
+        img
+    } else {
+        resized = image::imageops::resize(img, nw, nh, FilterType::CatmullRom);
+        &resized
+    };
+    let (x0, y0) = ((nw - p.crop) / 2, (nh - p.crop) / 2);
+    let mut out = Vec::with_capacity((p.crop * p.crop * 3) as usize);
+    for y in y0..y0 + p.crop {
+        for x in x0..x0 + p.crop {
+            let px = src.get_pixel(x, y).0;
+            out.extend(px[..3].iter().map(|&v| (v as f32 - p.mean) / p.std));
+        }
+    }
+    Ok(out)
+}

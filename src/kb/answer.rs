@@ -1,0 +1,97 @@
+//! Fusing the evidence into ranked answers.
+//!
+//! - text: cosine of the question to each article's text units (title, body, example
+//!   questions), best unit per article;
+//! - photo → KB text: cosine of the photo's ConSE vector to the same units;
+//! - photo → KB photo: cosine of the visual features, rescaled from `VISUAL_FLOOR..1` to `0..1`
+//!   because pooled ReLU6 features of unrelated photos already sit near 0.3–0.5.
+//!
+//! A photo's score is the mean of its two parts (only the ConSE part where an article has no
+//! photo). With text and photo together, the text leads and the photo adds `PHOTO_WEIGHT` of
+//! its score.
+
+use serde::Serialize;
+
+use super::format::Kb;
+use super::search::{max_per_article, scores};
+
+/// Visual cosine treated as "unrelated".
+pub const VISUAL_FLOOR: f32 = 0.4;
+/// Weight of the photo score when a question is typed too.
+pub const PHOTO_WEIGHT: f32 = 0.35;
+/// Answers returned.
+pub const TOP_ANSWERS: usize = 5;
+
+/// One ranked article.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AnswerItem {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// What the photo looks like (class name and probability).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Label {
+    pub name: String,
+    pub p: f32,
+}
+
+/// The response to one `ask`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Answer {
+    pub answers: Vec<AnswerItem>,
+    pub confident: bool,
+    pub labels: Vec<Label>,
+}
+
+/// Evidence from a photo, already embedded.
+pub struct PhotoEvidence {
+    /// ConSE vector in the KB's text space.
+    pub conse: Vec<f32>,
+    /// Visual feature.
+    pub feature: Vec<f32>,
+    /// Top labels for display.
+    pub labels: Vec<Label>,
+}
+
+/// Ranks the KB's articles for a question vector and/or photo evidence.
+pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoEvidence>) -> Answer {
+    let n = kb.meta.articles.len();
+    let text = question.map(|q| max_per_article(&scores(&kb.units, q), &kb.unit_article, n));
+    let photo_scores = photo.as_ref().map(|p| {
+        let conse = max_per_article(&scores(&kb.units, &p.conse), &kb.unit_article, n);
+        let visual = max_per_article(&scores(&kb.photos, &p.feature), &kb.photo_article, n);
+        conse
+            .iter()
+            .zip(&visual)
+            .map(|(&c, &v)| if v.is_finite() { 0.5 * (c + ((v - VISUAL_FLOOR) / (1.0 - VISUAL_FLOOR)).max(0.0)) } else { 0.5 * c })
+            .collect::<Vec<f32>>()
+    });
+    let fused: Vec<f32> = (0..n)
+        .map(|a| match (&text, &photo_scores) {
+            (Some(t), Some(p)) => t[a] + PHOTO_WEIGHT * p[a],
+            (Some(t), None) => t[a],
+            (None, Some(p)) => p[a],
+            (None, None) => 0.0,
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..n).filter(|&a| fused[a].is_finite()).collect();
+    order.sort_by(|&a, &b| fused[b].total_cmp(&fused[a]));
+    order.truncate(TOP_ANSWERS);
+    let threshold = if text.is_some() { kb.meta.thresholds.text } else { kb.meta.thresholds.photo };
+    let confident = order.first().is_some_and(|&a| fused[a] >= threshold);
+    Answer {
+        answers: order
+            .into_iter()
+            .map(|a| {
+                let art = &kb.meta.articles[a];
+                AnswerItem { id: art.id.clone(), title: art.title.clone(), score: fused[a], url: art.url.clone() }
+            })
+            .collect(),
+        confident,
+        labels: photo.map(|p| p.labels).unwrap_or_default(),
+    }
+}

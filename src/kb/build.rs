@@ -1,0 +1,74 @@
+//! `helplens build-kb`: embeds a KB folder into a KB file with the given models.
+//! Text units per article: the title, the title with the body, each example question.
+//! Photos: visual feature per image. Labels: every class caption, for ConSE.
+
+use super::format::{I8Rows, Kb, KbMeta, Thresholds, KB_VERSION};
+use super::source::{plain_text, KbSource};
+use crate::error::Result;
+use crate::input::image::{decode, preprocess};
+use crate::models::bert::Bert;
+use crate::models::conse::caption;
+use crate::models::efficientnet::EfficientNet;
+use crate::tensor::{l2_normalize, Backend};
+
+/// Default thresholds for all-MiniLM-L6-v2, calibrated on the demo KB's held-out questions
+/// and off-topic questions (see tests/retrieval.rs); `kb.toml` may override them.
+pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { text: 0.45, photo: 0.3 };
+/// Suggested questions taken from the articles when `kb.toml` names none.
+const SUGGESTIONS: usize = 4;
+
+/// Builds the KB; `progress` is told about each article.
+pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNet<B>>, src: &KbSource, progress: &mut dyn FnMut(&str)) -> Result<Kb> {
+    let dim = text.config.hidden;
+    let mut units = I8Rows::new(dim);
+    let mut unit_article = Vec::new();
+    let mut photos = I8Rows::new(image.map(|m| m.config.feature_dim).unwrap_or(0));
+    let mut photo_article = Vec::new();
+    for (i, a) in src.articles.iter().enumerate() {
+        progress(&a.article.id);
+        let art = &a.article;
+        let mut texts = vec![art.title.clone(), format!("{}. {}", art.title, plain_text(&art.body))];
+        texts.extend(a.questions.iter().cloned());
+        for t in texts {
+            units.push(&text.embed(backend, &t, false)?);
+            unit_article.push(i as u32);
+        }
+        if let Some(model) = image {
+            for img in &art.images {
+                let bytes = std::fs::read(src.dir.join(img))?;
+                let pixels = preprocess(&decode(&bytes)?, &model.config.preprocess)?;
+                let mut feature = model.forward(backend, &pixels)?.feature;
+                l2_normalize(&mut feature);
+                photos.push(&feature);
+                photo_article.push(i as u32);
+            }
+        }
+    }
+    let mut labels = I8Rows::new(dim);
+    if let Some(model) = image {
+        progress("class captions");
+        for l in &model.labels {
+            labels.push(&text.embed(backend, &caption(l), true)?);
+        }
+    }
+    let c = &src.config;
+    let t = c.thresholds.as_ref();
+    let meta = KbMeta {
+        version: KB_VERSION,
+        name: c.name.clone().unwrap_or_else(|| "Help centre".into()),
+        contact_url: c.contact_url.clone(),
+        contact_email: c.contact_email.clone(),
+        thresholds: Thresholds {
+            text: t.and_then(|t| t.text).unwrap_or(DEFAULT_THRESHOLDS.text),
+            photo: t.and_then(|t| t.photo).unwrap_or(DEFAULT_THRESHOLDS.photo),
+        },
+        text_model: text.fingerprint.clone(),
+        image_model: image.map(|m| m.fingerprint.clone()),
+        suggestions: c
+            .suggestions
+            .clone()
+            .unwrap_or_else(|| src.articles.iter().filter_map(|a| a.questions.first().cloned()).take(SUGGESTIONS).collect()),
+        articles: src.articles.iter().map(|a| a.article.clone()).collect(),
+    };
+    Ok(Kb { meta, units, unit_article, labels, photos, photo_article })
+}

@@ -1,0 +1,147 @@
+//! The KB authoring format, after static-site generators: `KB_DIR/kb.toml` (optional) and
+//! `KB_DIR/articles/<slug>.md`, each with YAML front matter between `---` lines.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::format::Article;
+use crate::error::{Error, Result};
+
+/// `kb.toml`: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KbToml {
+    pub name: Option<String>,
+    pub contact_url: Option<String>,
+    pub contact_email: Option<String>,
+    pub suggestions: Option<Vec<String>>,
+    pub thresholds: Option<ThresholdsToml>,
+}
+
+/// Threshold overrides in `kb.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsToml {
+    pub text: Option<f32>,
+    pub photo: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: String,
+    url: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    images: Vec<String>,
+    #[serde(default)]
+    questions: Vec<String>,
+}
+
+/// An article with the example questions that help retrieval.
+#[derive(Debug, Clone)]
+pub struct SourceArticle {
+    pub article: Article,
+    pub questions: Vec<String>,
+}
+
+/// A KB folder, read and checked.
+#[derive(Debug)]
+pub struct KbSource {
+    pub dir: PathBuf,
+    pub config: KbToml,
+    pub articles: Vec<SourceArticle>,
+}
+
+fn kb_err(path: &Path, msg: impl std::fmt::Display) -> Error {
+    Error::Kb(format!("{}: {msg}", path.display()))
+}
+
+/// Splits `---\nYAML\n---\nbody` into its two parts.
+fn split_front_matter(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix("\u{feff}").unwrap_or(text);
+    let rest = rest.strip_prefix("---\n").or_else(|| rest.strip_prefix("---\r\n"))?;
+    let end = rest.find("\n---")?;
+    let body = &rest[end + 4..];
+    let body = body.split_once('\n').map(|(_, b)| b).unwrap_or("");
+    Some((&rest[..end], body))
+}
+
+/// Parses one article file.
+pub fn parse_article(path: &Path, text: &str) -> Result<SourceArticle> {
+    let id = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| kb_err(path, "bad file name"))?.to_string();
+    let (yaml, body) = split_front_matter(text).ok_or_else(|| kb_err(path, "no front matter between --- lines"))?;
+    let fm: FrontMatter = serde_yaml::from_str(yaml).map_err(|e| kb_err(path, format!("front matter: {e}")))?;
+    if fm.title.trim().is_empty() {
+        return Err(kb_err(path, "empty title"));
+    }
+    let body = body.trim().to_string();
+    if body.is_empty() {
+        return Err(kb_err(path, "empty body: the body is the answer"));
+    }
+    Ok(SourceArticle {
+        article: Article { id, title: fm.title.trim().to_string(), url: fm.url, tags: fm.tags, body, images: fm.images },
+        questions: fm.questions,
+    })
+}
+
+/// Reads a KB folder.
+pub fn load(dir: &Path) -> Result<KbSource> {
+    let toml_path = dir.join("kb.toml");
+    let config = if toml_path.exists() {
+        toml::from_str(&std::fs::read_to_string(&toml_path)?).map_err(|e| kb_err(&toml_path, e))?
+    } else {
+        KbToml::default()
+    };
+    let art_dir = dir.join("articles");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&art_dir)
+        .map_err(|e| kb_err(&art_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(kb_err(&art_dir, "no .md articles"));
+    }
+    let mut articles = Vec::with_capacity(paths.len());
+    for p in paths {
+        let a = parse_article(&p, &std::fs::read_to_string(&p)?)?;
+        for img in &a.article.images {
+            if !dir.join(img).is_file() {
+                return Err(kb_err(&p, format!("image {img} not found in the KB folder")));
+            }
+        }
+        articles.push(a);
+    }
+    Ok(KbSource { dir: dir.to_path_buf(), config, articles })
+}
+
+/// Markdown reduced to its words, for embedding.
+pub fn plain_text(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for line in markdown.lines() {
+        let l = line.trim_start_matches(|c: char| c == '#' || c == '>' || c == '-' || c == '*' || c.is_ascii_digit() || c == '.' || c == ' ');
+        out.push_str(&l.replace("**", "").replace('`', ""));
+        out.push(' ');
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_matter_and_errors() {
+        let a = parse_article(Path::new("x/kettle-descale.md"), "---\ntitle: Descale\ntags: [kettle]\nquestions:\n  - white crust?\n---\nUse **vinegar**.\n").unwrap();
+        assert_eq!(a.article.id, "kettle-descale");
+        assert_eq!(a.article.body, "Use **vinegar**.");
+        assert_eq!(a.questions, vec!["white crust?"]);
+        assert!(parse_article(Path::new("a.md"), "no front matter").unwrap_err().to_string().contains("front matter"));
+        assert!(parse_article(Path::new("a.md"), "---\ntags: []\n---\nbody").unwrap_err().to_string().contains("title"));
+        assert!(parse_article(Path::new("a.md"), "---\ntitle: T\n---\n").unwrap_err().to_string().contains("empty body"));
+        assert_eq!(plain_text("## Steps\n1. Fill **water**\n- `reset`"), "Steps Fill water reset");
+    }
+}

@@ -1,0 +1,20 @@
+//! helplens: retrieval of help articles for a customer's question or photo, on the device.
+//!
+//! Data flows one way: bytes → [`input`] → [`models`] (on a [`tensor::Backend`]: [`cpu`]) →
+//! vectors → [`kb`] search → [`kb::Answer`]. [`engine::Engine`] ties them together;
+//! `wasm` is the only browser-facing file; `weights` knows the file formats.
+
+pub mod cpu;
+pub mod engine;
+pub mod error;
+pub mod input;
+pub mod kb;
+pub mod models;
+pub mod tensor;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use engine::{Engine, Photo};
+pub use error::{Error, Result};

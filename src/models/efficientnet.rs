@@ -1,0 +1,160 @@
+//! EfficientNet-Lite0 image encoder (Tan & Le 2019; the Lite variant drops squeeze-excitation
+//! and uses ReLU6). BatchNorm is folded into the convolutions at conversion time. Output: the
+//! 1280-d globally pooled feature and the 1000 ImageNet logits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::input::image::Preprocess;
+use crate::tensor::{Activation, Backend};
+use crate::weights::quant::dequantize_matrix;
+use crate::weights::ModelFile;
+
+/// One MBConv block (inverted residual without squeeze-excitation).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BlockConfig {
+    pub kernel: usize,
+    pub stride: usize,
+    pub in_ch: usize,
+    /// Expanded channels; equal to `in_ch` when the block has no expand conv.
+    pub mid_ch: usize,
+    pub out_ch: usize,
+}
+
+impl BlockConfig {
+    /// Whether the block has a 1x1 expansion conv (expand ratio > 1).
+    pub fn expands(&self) -> bool {
+        self.mid_ch != self.in_ch
+    }
+    /// Whether the input is added back (stride 1, same channels).
+    pub fn residual(&self) -> bool {
+        self.stride == 1 && self.in_ch == self.out_ch
+    }
+}
+
+/// Architecture, labels and preprocessing, stored as `helplens.config`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EfficientNetConfig {
+    pub name: String,
+    pub stem_ch: usize,
+    pub blocks: Vec<BlockConfig>,
+    pub feature_dim: usize,
+    pub classes: usize,
+    pub preprocess: Preprocess,
+}
+
+struct Block<B: Backend> {
+    cfg: BlockConfig,
+    expand: Option<B::Matrix>, // [mid, in]
+    dw: (B::Vector, B::Vector), // [k·k, mid], [mid]
+    project: B::Matrix,        // [out, mid]
+}
+
+/// What the image encoder gives for one photo.
+#[derive(Debug, Clone)]
+pub struct ImageOutput {
+    /// Global-average-pooled feature `[feature_dim]`.
+    pub feature: Vec<f32>,
+    /// Class logits `[classes]`.
+    pub logits: Vec<f32>,
+}
+
+/// A loaded image encoder.
+pub struct EfficientNet<B: Backend> {
+    pub config: EfficientNetConfig,
+    /// Class names, index-aligned with the logits.
+    pub labels: Vec<String>,
+    /// Content fingerprint of the model file.
+    pub fingerprint: String,
+    stem: B::Matrix, // [stem_ch, 3·3·3] in (ky, kx, c) order
+    blocks: Vec<Block<B>>,
+    head: B::Matrix, // [feature_dim, last out_ch]
+    fc: B::Matrix,   // [classes, feature_dim]
+}
+
+impl<B: Backend> EfficientNet<B> {
+    /// Loads an image encoder from a parsed model file onto `backend`.
+    pub fn load(backend: &B, mut file: ModelFile) -> Result<Self> {
+        file.expect_kind("image-encoder")?;
+        let c: EfficientNetConfig = file.config()?;
+        let labels: Vec<String> = serde_json::from_str(file.meta("helplens.labels")?)
+            .map_err(|e| Error::Model(format!("bad helplens.labels: {e}")))?;
+        if labels.len() != c.classes {
+            return Err(Error::Model(format!("{} labels for {} classes", labels.len(), c.classes)));
+        }
+        let matrix = |name: &str, out: usize, inp: usize, f: &mut ModelFile| -> Result<B::Matrix> {
+            let bias = f.vector(&format!("{name}.b"), out)?;
+            backend.matrix(f.take(&format!("{name}.w"))?, &bias, out, inp, true)
+        };
+        let stem = matrix("stem", c.stem_ch, 27, &mut file)?;
+        let mut blocks = Vec::with_capacity(c.blocks.len());
+        for (i, b) in c.blocks.iter().enumerate() {
+            let expand = if b.expands() { Some(matrix(&format!("b{i}.expand"), b.mid_ch, b.in_ch, &mut file)?) } else { None };
+            let dw_w = dequantize_matrix(file.tensor(&format!("b{i}.dw.w"))?, b.kernel * b.kernel, b.mid_ch)?.flatten_all()?.to_vec1::<f32>()?;
+            let dw_b = file.vector(&format!("b{i}.dw.b"), b.mid_ch)?;
+            blocks.push(Block {
+                cfg: b.clone(),
+                expand,
+                dw: (backend.vector(&dw_w)?, backend.vector(&dw_b)?),
+                project: matrix(&format!("b{i}.project"), b.out_ch, b.mid_ch, &mut file)?,
+            });
+        }
+        let last = c.blocks.last().map(|b| b.out_ch).unwrap_or(c.stem_ch);
+        Ok(EfficientNet {
+            head: matrix("head", c.feature_dim, last, &mut file)?,
+            fc: matrix("fc", c.classes, c.feature_dim, &mut file)?,
+            stem,
+            blocks,
+            labels,
+            fingerprint: file.fingerprint.clone(),
+            config: c,
+        })
+    }
+
+    /// Runs the encoder on preprocessed pixels `[crop, crop, 3]`.
+    pub fn forward(&self, backend: &B, pixels: &[f32]) -> Result<ImageOutput> {
+        let s = self.config.preprocess.crop as usize;
+        if pixels.len() != s * s * 3 {
+            return Err(Error::Shape { op: "efficientnet", detail: format!("{} pixel values for {s}x{s}x3", pixels.len()) });
+        }
+        let x = backend.tensor(pixels, &[s, s, 3])?;
+        let (mut h, mut w) = (s.div_ceil(2), s.div_ceil(2));
+        let x = backend.linear(&backend.im2col(&x, 3, 2)?, &self.stem, Activation::Relu6)?; // [h·w, stem]
+        let mut x = backend.reshape(&x, &[h, w, self.config.stem_ch])?;
+        for b in &self.blocks {
+            let input = x;
+            let mut y = backend.reshape(&input, &[h * w, b.cfg.in_ch])?;
+            if let Some(e) = &b.expand {
+                y = backend.linear(&y, e, Activation::Relu6)?;
+            }
+            let y = backend.reshape(&y, &[h, w, b.cfg.mid_ch])?;
+            let y = backend.depthwise_conv(&y, &b.dw.0, &b.dw.1, b.cfg.kernel, b.cfg.stride, Activation::Relu6)?;
+            (h, w) = (h.div_ceil(b.cfg.stride), w.div_ceil(b.cfg.stride));
+            let y = backend.reshape(&y, &[h * w, b.cfg.mid_ch])?;
+            let y = backend.linear(&y, &b.project, Activation::None)?;
+            let y = backend.reshape(&y, &[h, w, b.cfg.out_ch])?;
+            x = if b.cfg.residual() { backend.add(&y, &input)? } else { y };
+        }
+        let last = self.blocks.last().map(|b| b.cfg.out_ch).unwrap_or(self.config.stem_ch);
+        let x = backend.linear(&backend.reshape(&x, &[h * w, last])?, &self.head, Activation::Relu6)?;
+        let pooled = backend.mean_rows(&x)?; // [1, feature_dim]
+        let logits = backend.linear(&pooled, &self.fc, Activation::None)?;
+        Ok(ImageOutput { feature: backend.read(&pooled)?, logits: backend.read(&logits)? })
+    }
+}
+
+/// Softmax probabilities of logits.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// Indices of the `k` largest values, largest first.
+pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    idx.truncate(k);
+    idx
+}

@@ -1,0 +1,148 @@
+//! Weight precisions and the GGML block formats used for them.
+//!
+//! int8 is GGML's Q8_0: blocks of 32 weights along a row, one f16 scale each, 34 bytes per
+//! block (ggml-common.h `block_q8_0`). Rows whose length is not a multiple of 32 are padded with
+//! zeros on disk; the true width is restored at load time by `dequantize_matrix`.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Bytes of one Q8_0 block: an f16 scale and 32 signed bytes.
+pub const Q8_0_BLOCK_BYTES: usize = 34;
+/// Weights per Q8_0 block.
+pub const Q8_0_BLOCK: usize = 32;
+
+/// Precision of a converted model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 everywhere: the reference.
+    F32,
+    /// Q8_0 for every matrix, f32 for vectors: the default shipped to browsers.
+    Int8,
+}
+
+impl Precision {
+    /// The file-name suffix of this precision (`int8`, `f32`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+/// Stores a row-major matrix `[rows, cols]` at `precision`; int8 pads `cols` up to a multiple
+/// of 32 with zeros.
+pub fn quantize_matrix(data: &[f32], rows: usize, cols: usize, precision: Precision) -> Result<QTensor> {
+    if data.len() != rows * cols {
+        return Err(Error::Shape { op: "quantize_matrix", detail: format!("{} values for [{rows}, {cols}]", data.len()) });
+    }
+    match precision {
+        Precision::F32 => Ok(QTensor::quantize(&Tensor::from_slice(data, (rows, cols), &Device::Cpu)?, GgmlDType::F32)?),
+        Precision::Int8 => {
+            let padded_cols = cols.div_ceil(Q8_0_BLOCK) * Q8_0_BLOCK;
+            let t = if padded_cols == cols {
+                Tensor::from_slice(data, (rows, cols), &Device::Cpu)?
+            } else {
+                let mut padded = vec![0f32; rows * padded_cols];
+                for r in 0..rows {
+                    padded[r * padded_cols..r * padded_cols + cols].copy_from_slice(&data[r * cols..(r + 1) * cols]);
+                }
+                Tensor::from_vec(padded, (rows, padded_cols), &Device::Cpu)?
+            };
+            Ok(QTensor::quantize(&t, GgmlDType::Q8_0)?)
+        }
+    }
+}
+
+/// Stores a vector as f32 (vectors are small; they stay exact at every precision).
+pub fn vector(data: &[f32]) -> Result<QTensor> {
+    Ok(QTensor::quantize(&Tensor::from_slice(data, data.len(), &Device::Cpu)?, GgmlDType::F32)?)
+}
+
+/// Dequantizes a matrix stored by `quantize_matrix` back to f32 `[rows, cols]`, dropping the
+/// zero padding of int8 rows.
+pub fn dequantize_matrix(q: &QTensor, rows: usize, cols: usize) -> Result<Tensor> {
+    let dims = q.shape().dims().to_vec();
+    let ok = dims.len() == 2 && dims[0] == rows && dims[1] >= cols && dims[1] < cols + Q8_0_BLOCK;
+    if !ok {
+        return Err(Error::Model(format!("matrix has shape {dims:?}, expected [{rows}, {cols}]")));
+    }
+    let t = q.dequantize(&Device::Cpu)?;
+    Ok(if dims[1] == cols { t } else { t.narrow(1, 0, cols)?.contiguous()? })
+}
+
+/// Gathers rows `ids` of an embedding table `[rows, cols]` (f32 or Q8_0) without dequantizing
+/// the whole table. Returns `ids.len() * cols` values.
+pub fn gather_rows(q: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
+    let dims = q.shape().dims();
+    let (rows, cols) = match dims {
+        [r, c] => (*r, *c),
+        _ => return Err(Error::Model(format!("embedding table has shape {dims:?}"))),
+    };
+    let data = q.data()?;
+    let mut out = Vec::with_capacity(ids.len() * cols);
+    for &id in ids {
+        let id = id as usize;
+        if id >= rows {
+            return Err(Error::Tokenizer(format!("token id {id} outside the vocabulary of {rows}")));
+        }
+        match q.dtype() {
+            GgmlDType::F32 => {
+                let row = &data[id * cols * 4..(id + 1) * cols * 4];
+                out.extend(row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            }
+            GgmlDType::Q8_0 => {
+                let blocks = cols / Q8_0_BLOCK;
+                let row = &data[id * blocks * Q8_0_BLOCK_BYTES..(id + 1) * blocks * Q8_0_BLOCK_BYTES];
+                for block in row.chunks_exact(Q8_0_BLOCK_BYTES) {
+                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                    out.extend(block[2..].iter().map(|&v| (v as i8) as f32 * d));
+                }
+            }
+            other => return Err(Error::Model(format!("embedding table in unsupported type {other:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Symmetric per-vector int8: `v ≈ q * scale`, with `scale = max|v| / 127`.
+pub fn quantize_i8(v: &[f32]) -> (Vec<i8>, f32) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    (v.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8).collect(), scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q8_0_round_trip_with_padding_and_gather() {
+        let (rows, cols) = (3, 40);
+        let data: Vec<f32> = (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let q = quantize_matrix(&data, rows, cols, Precision::Int8).unwrap();
+        assert_eq!(q.shape().dims(), &[3, 64]);
+        let back = dequantize_matrix(&q, rows, cols).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (i, (a, b)) in data.iter().zip(&back).enumerate() {
+            assert!((a - b).abs() <= 2.0 / 127.0 + 1e-3, "index {i}: {b} vs {a}");
+        }
+        let q32 = quantize_matrix(&data[..64 * 2].to_vec()[..64].repeat(2), 2, 64, Precision::Int8).unwrap();
+        let row = gather_rows(&q32, &[1]).unwrap();
+        let full = q32.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(row, full[1]);
+        assert!(gather_rows(&q32, &[2]).is_err());
+    }
+
+    #[test]
+    fn i8_vectors_keep_direction() {
+        let v = [0.5f32, -0.25, 0.125, 0.0];
+        let (q, s) = quantize_i8(&v);
+        assert_eq!(q[0], 127);
+        for (a, b) in v.iter().zip(&q) {
+            assert!((a - *b as f32 * s).abs() < 0.5 / 127.0 + 1e-6);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Shared helpers of the native integration tests: paths of the converted models (built by
+//! `./build.sh`, never committed) and of the committed fixtures.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use helplens::cpu::Cpu;
+use helplens::models::bert::Bert;
+use helplens::models::efficientnet::EfficientNet;
+use helplens::weights::ModelFile;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn read(rel: &str) -> Vec<u8> {
+    let p = root().join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run ./build.sh to convert the models and build the demo KB)", p.display()))
+}
+
+pub fn bert(precision: &str) -> Bert<Cpu> {
+    Bert::load(&Cpu, ModelFile::from_bytes(&read(&format!("models/minilm-{precision}.gguf"))).unwrap()).unwrap()
+}
+
+pub fn efficientnet(precision: &str) -> EfficientNet<Cpu> {
+    EfficientNet::load(&Cpu, ModelFile::from_bytes(&read(&format!("models/efficientnet-lite0-{precision}.gguf"))).unwrap()).unwrap()
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}

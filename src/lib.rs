@@ -14,7 +14,7 @@ pub mod tensor;
 pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use engine::{Engine, Photo};
 pub use error::{Error, Result};

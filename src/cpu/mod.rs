@@ -13,9 +13,21 @@ use crate::weights::quant::dequantize_matrix;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cpu;
 
+pub mod q8;
+
+use q8::Q8Matrix;
+
+/// How a matrix is multiplied.
+enum Weights {
+    /// f32 through candle's gemm: many rows at once (feature maps).
+    Dense(QMatMul),
+    /// Int8 blocks with the activation quantized per row: a few rows (token states).
+    Int8(Q8Matrix),
+}
+
 /// A prepared weight matrix and its bias.
 pub struct CpuMatrix {
-    w: QMatMul,
+    w: Weights,
     b: Tensor,
     out_dim: usize,
     in_dim: usize,
@@ -71,13 +83,13 @@ impl Backend for Cpu {
         }
         let stored = w.shape().dims();
         let padded = stored.get(1).copied() != Some(in_dim);
-        let qm = if many_rows || padded || w.dtype() == GgmlDType::F32 {
-            QMatMul::Tensor(dequantize_matrix(&w, out_dim, in_dim)?)
+        let qm = if many_rows || padded || w.dtype() != GgmlDType::Q8_0 {
+            Weights::Dense(QMatMul::Tensor(dequantize_matrix(&w, out_dim, in_dim)?))
         } else {
             if stored != [out_dim, in_dim] {
                 return Err(Error::Model(format!("matrix has shape {stored:?}, expected [{out_dim}, {in_dim}]")));
             }
-            QMatMul::from_qtensor(w)?
+            Weights::Int8(Q8Matrix::from_q8_0(&w.data()?, out_dim, in_dim)?)
         };
         Ok(CpuMatrix { w: qm, b: Tensor::from_slice(bias, out_dim, &Device::Cpu)?, out_dim, in_dim })
     }
@@ -91,7 +103,11 @@ impl Backend for Cpu {
         if k != w.in_dim {
             return Err(Error::Shape { op: "linear", detail: format!("x is [{n}, {k}], weight is [{}, {}]", w.out_dim, w.in_dim) });
         }
-        let y = x.apply(&w.w)?.broadcast_add(&w.b)?;
+        let y = match &w.w {
+            Weights::Dense(m) => x.apply(m)?,
+            Weights::Int8(m) => Tensor::from_vec(m.matmul(&x.flatten_all()?.to_vec1::<f32>()?, n), (n, w.out_dim), &Device::Cpu)?,
+        };
+        let y = y.broadcast_add(&w.b)?;
         act(y, a)
     }
 

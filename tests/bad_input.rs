@@ -2,6 +2,8 @@
 //! empty, huge, not an image), questions (empty, enormous), model and KB files (truncated,
 //! foreign, corrupt, mismatched).
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::sync::OnceLock;

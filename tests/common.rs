@@ -1,6 +1,8 @@
 //! Shared helpers of the native integration tests: paths of the converted models (built by
 //! `./build.sh`, never committed) and of the committed fixtures.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 #![allow(dead_code)]
 
 use std::path::PathBuf;

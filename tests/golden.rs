@@ -2,6 +2,8 @@
 //! produced once by `tests/golden/generate.py` (sentence-transformers for MiniLM, PyTorch on
 //! the same legacy .pth for EfficientNet-Lite0). Tolerances per precision, from the issue.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::{bert, cosine, efficientnet, read, root};

@@ -1,7 +1,9 @@
 //! Retrieval quality on the held-out set (tests/heldout: paraphrased questions and photos that
 //! are not the KB's own) against the demo KB built by `./build.sh` with the int8 models.
 //! Thresholds from the issue: questions top-1 ≥ 0.85 and top-3 ≥ 0.95; photos put the
-//! expected article first for ≥ 8 of 10. Also: off-topic questions are not confident.
+//! expected article first for ≥ 8 of 10. Also: off-topic questions and photos are not confident.
+
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
@@ -64,12 +66,13 @@ fn held_out_photos() {
     let e = engine();
     let ps: Photos = toml::from_str(&String::from_utf8(read("tests/heldout/photos.toml")).unwrap()).unwrap();
     assert!(ps.photo.len() >= 10, "the held-out set needs at least 10 photos");
-    let mut right = 0;
+    let (mut right, mut confident) = (0, 0);
     for p in &ps.photo {
         let bytes = std::fs::read(root().join("tests/heldout").join(&p.file)).unwrap();
         let a = e.ask("", Some(Photo::Encoded(&bytes))).unwrap();
         let ok = a.answers.first().is_some_and(|x| x.id == p.expect);
         right += ok as usize;
+        confident += (ok && a.confident) as usize;
         println!(
             "{} {}: looks like {:?} → {:?} (expected {})",
             if ok { "hit " } else { "MISS" },
@@ -79,7 +82,7 @@ fn held_out_photos() {
             p.expect
         );
     }
-    println!("photos: {right} of {} first", ps.photo.len());
+    println!("photos: {right} of {} first, {confident} of them confident", ps.photo.len());
     assert!(right * 10 >= ps.photo.len() * 8, "{right} of {} photos put the expected article first", ps.photo.len());
 }
 
@@ -89,5 +92,15 @@ fn off_topic_questions_are_not_confident() {
     for q in ["What is the capital of Australia?", "Write me a poem about the sea", "Who won the football match yesterday?", "best pizza recipe with pineapple"] {
         let a = e.ask(q, None).unwrap();
         assert!(!a.confident, "{q:?} was answered confidently with {:?}", a.answers.first());
+    }
+}
+
+#[test]
+fn off_topic_photos_are_not_confident() {
+    // A cat and a rocket launch (the golden fixtures): nothing the brand sells.
+    let e = engine();
+    for f in ["tests/golden/images/chelsea.png", "tests/golden/images/rocket.png"] {
+        let a = e.ask("", Some(Photo::Encoded(&read(f)))).unwrap();
+        assert!(!a.confident, "{f} was answered confidently with {:?}", a.answers.first());
     }
 }

@@ -15,8 +15,8 @@ static IMAGE: &[u8] = include_bytes!("../models/efficientnet-lite0-int8.gguf");
 static KB: &[u8] = include_bytes!("../www/models/demo-kb.safetensors");
 static QUESTIONS: &str = include_str!("heldout/questions.toml");
 static PHOTOS: &str = include_str!("heldout/photos.toml");
-static ESPRESSO: &[u8] = include_bytes!("heldout/photos/espresso-machine-1.jpg");
-static PRINTER: &[u8] = include_bytes!("heldout/photos/printer-1.jpg");
+static ESPRESSO: &[u8] = include_bytes!("heldout/photos/espresso-1.jpg");
+static CAMERA: &[u8] = include_bytes!("heldout/photos/camera-1.jpg");
 
 #[wasm_bindgen]
 extern "C" {
@@ -86,12 +86,12 @@ async fn answers_photos_in_the_browser() {
     let held: Held = toml::from_str(PHOTOS).unwrap();
     let expect = |file: &str| held.photo.iter().find(|p| p.file.ends_with(file)).map(|p| p.expect.clone()).unwrap();
     // Encoded bytes, decoded by the engine itself.
-    assert_eq!(top_id(e.ask_with_image_file("", ESPRESSO).unwrap_or_else(|_| panic!("photo failed"))), expect("espresso-machine-1.jpg"));
+    assert_eq!(top_id(e.ask_with_image_file("", ESPRESSO).unwrap_or_else(|_| panic!("photo failed"))), expect("espresso-1.jpg"));
     yield_now().await;
     // RGBA pixels, as the page passes them after the browser decoded the photo.
-    let img = image::load_from_memory(PRINTER).unwrap().to_rgba8();
+    let img = image::load_from_memory(CAMERA).unwrap().to_rgba8();
     let (w, h) = img.dimensions();
-    assert_eq!(top_id(e.ask_with_pixels("", img.as_raw(), w, h).unwrap_or_else(|_| panic!("pixels failed"))), expect("printer-1.jpg"));
+    assert_eq!(top_id(e.ask_with_pixels("", img.as_raw(), w, h).unwrap_or_else(|_| panic!("pixels failed"))), expect("camera-1.jpg"));
 }
 
 #[wasm_bindgen_test]

@@ -4,7 +4,7 @@ import init, { HelplensEngine } from './pkg/helplens.js';
 
 const params = new URLSearchParams(location.search);
 const runs = Number(params.get('runs') || 20);
-const photoUrl = params.get('photo') || 'kb/images/espresso-machine.jpg';
+const photoUrl = params.get('photo') || 'kb/images/espresso-machine.png';
 const out = document.getElementById('out');
 const tick = () => new Promise((r) => setTimeout(r, 0));
 

@@ -1,7 +1,7 @@
 // The engine's Web Worker: downloads the models and the KB, owns the wasm engine, decodes
 // photos, and answers messages {id, type, ...} with {id, ok, result | error}. Keeping the
 // engine here keeps the page responsive while a photo is being embedded.
-import init, { HelplensEngine } from './pkg/helplens.js';
+import init, { HelplensEngine, checkPhoto } from './pkg/helplens.js';
 
 // Photos above this many pixels are downscaled while decoding (the engine refuses > 24 MP).
 const MAX_PIXELS = 24_000_000;
@@ -66,6 +66,7 @@ async function decode(blob) {
 async function ask({ question, photo }) {
   if (!engine) throw new Error('The assistant is still loading.');
   if (!photo) return engine.ask(question);
+  checkPhoto(new Uint8Array(await photo.arrayBuffer()));
   const img = await decode(photo);
   if (img) return engine.askWithPixels(question, img.pixels, img.width, img.height);
   return engine.askWithImageFile(question, new Uint8Array(await photo.arrayBuffer()));

@@ -1,6 +1,7 @@
 //! `helplens`: the native CLI. Converts the upstream checkpoints, builds KB files, answers
 //! questions and measures speed.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -135,7 +136,15 @@ fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -
     let text = Bert::load(&backend, ModelFile::from_bytes(&read(text_model)?)?)?;
     let image = EfficientNet::load(&backend, ModelFile::from_bytes(&read(image_model)?)?)?;
     let start = Instant::now();
-    let kb = build::build(&backend, &text, Some(&image), &src, &mut |what| eprint!("\rembedding {what:<40}"))?;
+    let tty = std::io::stderr().is_terminal();
+    let kb = build::build(&backend, &text, Some(&image), &src, &mut |what| {
+        if tty {
+            eprint!("\rembedding {what:<40}");
+        }
+    })?;
+    if tty {
+        eprint!("\r{:<50}\r", "");
+    }
     let bytes = kb.to_bytes()?;
     std::fs::write(out, &bytes)?;
     eprintln!();

@@ -39,9 +39,7 @@ fn check_size(width: u32, height: u32) -> Result<()> {
 /// Decodes an encoded photo to RGBA, refusing unknown formats and oversized images before
 /// allocating their pixels.
 pub fn decode(bytes: &[u8]) -> Result<RgbaImage> {
-    if bytes.is_empty() {
-        return Err(Error::ImageDecode("the file is empty (0 bytes)".into()));
-    }
+    check_complete(bytes)?;
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::ImageDecode(e.to_string()))?;
@@ -54,6 +52,40 @@ pub fn decode(bytes: &[u8]) -> Result<RgbaImage> {
     reader.limits(limits);
     let img = reader.decode().map_err(|e| Error::ImageDecode(format!("{format:?}: {e}")))?;
     Ok(img.to_rgba8())
+}
+
+/// Refuses a JPEG, PNG, GIF or WebP file that ends early (a partial download or a cut copy).
+/// Browsers decode such files into a partly grey picture without complaint, so the page calls
+/// this before handing the file to the browser's decoder. Other formats pass unchecked.
+pub fn check_complete(bytes: &[u8]) -> Result<()> {
+    let truncated = |what: &str| Err(Error::ImageDecode(format!("the {what} file is incomplete (cut off after {} bytes)", bytes.len())));
+    if bytes.is_empty() {
+        return Err(Error::ImageDecode("the file is empty (0 bytes)".into()));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        // In entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so an
+        // end-of-image marker (FFD9) after the last start-of-scan (FFDA) ends the main image
+        // (an EXIF thumbnail has its own scan and end marker earlier in the file).
+        let last = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
+        return match (last(0xDA), last(0xD9)) {
+            (Some(sos), Some(eoi)) if eoi > sos => Ok(()),
+            _ => truncated("JPEG"),
+        };
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        // The IEND chunk's type, then its 4-byte CRC, close the file.
+        let tail = bytes.len().saturating_sub(64);
+        let iend = bytes[tail..].windows(4).rposition(|w| w == b"IEND").map(|i| tail + i);
+        return if iend.is_some_and(|i| i + 8 <= bytes.len()) { Ok(()) } else { truncated("PNG") };
+    }
+    if bytes.starts_with(b"GIF8") {
+        return if bytes.last() == Some(&0x3B) { Ok(()) } else { truncated("GIF") };
+    }
+    if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        let size = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+        return if bytes.len() >= size + 8 { Ok(()) } else { truncated("WebP") };
+    }
+    Ok(())
 }
 
 fn sniff(bytes: &[u8]) -> String {
@@ -107,4 +139,24 @@ pub fn preprocess_rgba(rgba: &[u8], width: u32, height: u32, p: &Preprocess) -> 
 pub fn preprocess(img: &RgbaImage, p: &Preprocess) -> Result<Vec<f32>> {
     let (w, h) = img.dimensions();
     preprocess_rgba(img.as_raw(), w, h, p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_complete;
+
+    #[test]
+    fn whole_files_pass_and_cut_ones_do_not() {
+        let jpeg: &[u8] = include_bytes!("../../tests/heldout/photos/camera-1.jpg");
+        let png: &[u8] = include_bytes!("../../tests/golden/images/chelsea.png");
+        for (name, f) in [("jpeg", jpeg), ("png", png)] {
+            assert!(check_complete(f).is_ok(), "{name} whole");
+            for cut in [f.len() / 4, f.len() / 2, f.len() - 3] {
+                let e = check_complete(&f[..cut]).unwrap_err().to_string();
+                assert!(e.contains("incomplete"), "{name} cut at {cut}: {e}");
+            }
+        }
+        assert!(check_complete(b"").is_err());
+        assert!(check_complete(b"plain text is not checked here").is_ok());
+    }
 }

@@ -3,8 +3,12 @@
 //! - text: cosine of the question to each article's text units (title, body, example
 //!   questions), best unit per article;
 //! - photo → KB text: cosine of the photo's ConSE vector to the same units;
-//! - photo → KB photo: cosine of the visual features, rescaled from `VISUAL_FLOOR..1` to `0..1`
-//!   because pooled ReLU6 features of unrelated photos already sit near 0.3–0.5.
+//! - photo → KB photo: cosine of the visual features, taken relative to this photo's median
+//!   cosine over all KB photos and rescaled from `median..1` to `0..1`. Pooled ReLU6 features of
+//!   unrelated pictures are far from orthogonal, and how far depends on the picture style (clip-art
+//!   product pictures sit near 0.3 to each other, photos of unrelated things near 0.2), so a fixed
+//!   floor either drowns the evidence or lets everything through; the per-query median is a
+//!   standard score normalisation for fusing heterogeneous retrievers.
 //!
 //! A photo's score is the mean of its two parts (only the ConSE part where an article has no
 //! photo). With text and photo together, the text leads and the photo adds `PHOTO_WEIGHT` of
@@ -15,8 +19,6 @@ use serde::Serialize;
 use super::format::Kb;
 use super::search::{max_per_article, scores};
 
-/// Visual cosine treated as "unrelated".
-pub const VISUAL_FLOOR: f32 = 0.4;
 /// Weight of the photo score when a question is typed too.
 pub const PHOTO_WEIGHT: f32 = 0.35;
 /// Answers returned.
@@ -63,11 +65,11 @@ pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoEvidence>) -> 
     let text = question.map(|q| max_per_article(&scores(&kb.units, q), &kb.unit_article, n));
     let photo_scores = photo.as_ref().map(|p| {
         let conse = max_per_article(&scores(&kb.units, &p.conse), &kb.unit_article, n);
-        let visual = max_per_article(&scores(&kb.photos, &p.feature), &kb.photo_article, n);
+        let visual = max_per_article(&relative_to_median(scores(&kb.photos, &p.feature)), &kb.photo_article, n);
         conse
             .iter()
             .zip(&visual)
-            .map(|(&c, &v)| if v.is_finite() { 0.5 * (c + ((v - VISUAL_FLOOR) / (1.0 - VISUAL_FLOOR)).max(0.0)) } else { 0.5 * c })
+            .map(|(&c, &v)| if v.is_finite() { 0.5 * (c + v) } else { 0.5 * c })
             .collect::<Vec<f32>>()
     });
     let fused: Vec<f32> = (0..n)
@@ -93,5 +95,34 @@ pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoEvidence>) -> 
             .collect(),
         confident,
         labels: photo.map(|p| p.labels).unwrap_or_default(),
+    }
+}
+
+/// Rescales cosines so that this query's median maps to 0 and 1 stays 1; below the median is 0.
+fn relative_to_median(mut s: Vec<f32>) -> Vec<f32> {
+    if s.is_empty() {
+        return s;
+    }
+    let mut sorted = s.clone();
+    sorted.sort_by(f32::total_cmp);
+    let m = sorted[sorted.len() / 2].min(0.99);
+    for x in &mut s {
+        *x = ((*x - m) / (1.0 - m)).max(0.0);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to_median;
+
+    #[test]
+    fn median_maps_to_zero_and_one_stays_one() {
+        let r = relative_to_median(vec![0.2, 0.4, 1.0, 0.1, 0.6]);
+        assert_eq!(r[1], 0.0);
+        assert_eq!(r[3], 0.0);
+        assert!((r[2] - 1.0).abs() < 1e-6);
+        assert!((r[4] - (0.2 / 0.6)).abs() < 1e-6);
+        assert!(relative_to_median(vec![]).is_empty());
     }
 }

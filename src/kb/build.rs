@@ -13,7 +13,7 @@ use crate::tensor::{l2_normalize, Backend};
 
 /// Default thresholds for all-MiniLM-L6-v2, calibrated on the demo KB's held-out questions
 /// and off-topic questions (see tests/retrieval.rs); `kb.toml` may override them.
-pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { text: 0.45, photo: 0.3 };
+pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { text: 0.45, photo: 0.25 };
 /// Suggested questions taken from the articles when `kb.toml` names none.
 const SUGGESTIONS: usize = 4;
 

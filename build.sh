@@ -19,7 +19,7 @@ WASM_PACK_VERSION=0.15.1
 # node_modules/.bin first: wasm-opt from the npm package binaryen (see Cargo.toml).
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m== [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -43,7 +43,8 @@ setup_tools() {
     # Not --locked: its lock file pins a webpki-roots that no longer builds.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
-  apt_install chromium chromium-driver
+  # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
+  apt_install chromium chromium-driver mesa-vulkan-drivers
   # wasm-opt (binaryen) and playwright-core, pinned by package-lock.json.
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci (binaryen, playwright-core)"
@@ -104,7 +105,7 @@ build() {
   cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
   if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
     log "wasm-pack build (web, release, simd128)"
-    wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
+    CARGO_PROFILE_RELEASE_LTO=thin wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
   fi
 }
 

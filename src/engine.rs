@@ -16,6 +16,7 @@ use crate::weights::ModelFile;
 pub const LABELS_SHOWN: usize = 3;
 
 /// A photo as the caller has it.
+#[derive(Debug, Clone, Copy)]
 pub enum Photo<'a> {
     /// Encoded bytes (JPEG, PNG, WebP, GIF).
     Encoded(&'a [u8]),
@@ -60,6 +61,11 @@ impl<B: Backend> Engine<B> {
         }
         self.image = Some(image);
         Ok(())
+    }
+
+    /// The backend the engine runs on.
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     /// The backend's name.

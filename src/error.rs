@@ -43,6 +43,12 @@ pub enum Error {
     /// The compute backend failed.
     #[error("compute backend: {0}")]
     Backend(String),
+    /// The GPU backend could not start or failed (the caller falls back to the CPU).
+    #[error("GPU: {0}")]
+    Gpu(String),
+    /// The GPU device was lost (driver reset, another tab took it, or destroyed).
+    #[error("GPU device lost")]
+    GpuLost,
     /// Reading or writing a file failed (native only).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -7,9 +7,13 @@
 pub mod cpu;
 pub mod engine;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gpu;
 pub mod input;
 pub mod kb;
 pub mod models;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod session;
 pub mod tensor;
 pub mod weights;
 

@@ -9,6 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use helplens::cpu::Cpu;
+use helplens::gpu::Gpu;
+use helplens::session::{Choice, Session};
+use helplens::tensor::Backend;
 use helplens::kb::{build, source};
 use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
@@ -72,6 +75,9 @@ enum Command {
         text_model: PathBuf,
         #[arg(long, default_value = DEFAULT_IMAGE)]
         image_model: PathBuf,
+        /// auto (a hardware GPU if one works, else the CPU), cpu, or gpu (any adapter, software included).
+        #[arg(long, default_value = "auto")]
+        backend: Choice,
         /// The question.
         question: Vec<String>,
     },
@@ -88,6 +94,9 @@ enum Command {
         text_model: PathBuf,
         #[arg(long, default_value = DEFAULT_IMAGE)]
         image_model: PathBuf,
+        /// Backends to time side by side (gpu is skipped, with the reason, where none opens).
+        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu")]
+        backends: Vec<String>,
     },
 }
 
@@ -160,16 +169,20 @@ fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -
     Ok(())
 }
 
-fn engine(kb: &Path, text_model: &Path, image_model: &Path) -> Result<Engine<Cpu>> {
-    let mut e = Engine::new(Cpu, &read(text_model)?, &read(kb)?)?;
+fn engine<B: Backend>(backend: B, kb: &Path, text_model: &Path, image_model: &Path) -> Result<Engine<B>> {
+    let mut e = Engine::new(backend, &read(text_model)?, &read(kb)?)?;
     e.add_image_model(&read(image_model)?)?;
     Ok(e)
 }
 
-fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, question: &[String]) -> Result<()> {
-    let e = engine(kb, text_model, image_model)?;
+#[allow(clippy::too_many_arguments)]
+fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, backend: Choice, question: &[String]) -> Result<()> {
+    let mut session = Session::new(backend, &read(text_model)?, &read(kb)?, Some(&read(image_model)?))?;
+    if let Some(why) = &session.fallback_reason {
+        eprintln!("using the CPU: {why}");
+    }
     let photo = image.map(read).transpose()?;
-    let answer = e.ask(&question.join(" "), photo.as_deref().map(Photo::Encoded))?;
+    let answer = session.ask(&question.join(" "), photo.as_deref().map(Photo::Encoded))?;
     if json {
         println!("{}", serde_json::to_string(&answer)?);
         return Ok(());
@@ -210,25 +223,77 @@ fn peak_rss_mb() -> Option<f64> {
     Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
 }
 
-fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_model: &Path) -> Result<()> {
+const BENCH_ROWS: [&str; 3] = ["text embed (short question)", "image embed (decode+resize+encode)", "KB search (text)"];
+
+/// Load time, first text and first image (pipelines compile and buffers fill on first use),
+/// then median and p95 of each row of [`BENCH_ROWS`].
+struct Figures {
+    load_ms: f64,
+    first_ms: (f64, f64),
+    rows: [(f64, f64); 3],
+}
+
+fn measure<B: Backend>(backend: B, kb: &Path, image: &Path, runs: usize, text_model: &Path, image_model: &Path, opened_ms: f64) -> Result<Figures> {
     let t = Instant::now();
-    let e = engine(kb, text_model, image_model)?;
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let e = engine(backend, kb, text_model, image_model)?;
+    let load_ms = opened_ms + t.elapsed().as_secs_f64() * 1e3;
     let photo = read(image)?;
     let q = "my espresso machine is leaking water";
+    let t = Instant::now();
     let qv = e.embed_question(q)?;
+    let first_text = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    e.embed_photo(Photo::Encoded(&photo))?;
+    let first_image = t.elapsed().as_secs_f64() * 1e3;
     let rows = [
-        ("text embed (short question)", time(runs, || e.embed_question(q))?),
-        ("image embed (decode+resize+encode)", time(runs, || e.embed_photo(Photo::Encoded(&photo)))?),
-        ("KB search (text)", time(runs, || Ok(helplens::kb::answer::rank(e.kb(), Some(&qv), None)))?),
+        time(runs, || e.embed_question(q))?,
+        time(runs, || e.embed_photo(Photo::Encoded(&photo)))?,
+        time(runs, || Ok(helplens::kb::answer::rank(e.kb(), Some(&qv), None)))?,
     ];
-    println!("backend {} | load {:.0} ms | {} runs", e.backend_name(), load_ms, runs);
-    println!("{:<38} {:>10} {:>10}", "", "median ms", "p95 ms");
-    for (name, (med, p95)) in rows {
-        println!("{name:<38} {med:>10.2} {p95:>10.2}");
+    Ok(Figures { load_ms, first_ms: (first_text, first_image), rows })
+}
+
+fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_model: &Path, backends: &[String]) -> Result<()> {
+    let mut cols: Vec<(String, Figures)> = Vec::new();
+    for b in backends {
+        match b.as_str() {
+            "cpu" => cols.push(("cpu".into(), measure(Cpu, kb, image, runs, text_model, image_model, 0.0)?)),
+            "gpu" => {
+                let t = Instant::now();
+                match Gpu::new() {
+                    Ok(g) => {
+                        let opened = t.elapsed().as_secs_f64() * 1e3;
+                        let a = g.adapter().clone();
+                        println!("gpu: {} ({}, {}){}", a.name, a.backend, a.driver, if a.software { " [software: timings for correctness only]" } else { "" });
+                        cols.push(("gpu".into(), measure(g, kb, image, runs, text_model, image_model, opened)?));
+                    }
+                    Err(e) => println!("gpu: skipped, {e}"),
+                }
+            }
+            other => bail!("unknown backend {other} (cpu or gpu)"),
+        }
+    }
+    println!("{runs} runs; load includes opening the device and compiling kernels");
+    print!("{:<38}", "");
+    for (name, _) in &cols {
+        print!(" {:>11} {:>9}", format!("{name} median"), "p95");
+    }
+    println!();
+    let line = |label: &str, cells: Vec<(f64, Option<f64>)>| {
+        print!("{label:<38}");
+        for (a, b) in cells {
+            print!(" {a:>11.2} {:>9}", b.map(|v| format!("{v:.2}")).unwrap_or_default());
+        }
+        println!();
+    };
+    line("load (ms)", cols.iter().map(|(_, f)| (f.load_ms, None)).collect());
+    line("first text embed (ms)", cols.iter().map(|(_, f)| (f.first_ms.0, None)).collect());
+    line("first image embed (ms)", cols.iter().map(|(_, f)| (f.first_ms.1, None)).collect());
+    for (i, name) in BENCH_ROWS.iter().enumerate() {
+        line(&format!("{name} (ms)"), cols.iter().map(|(_, f)| (f.rows[i].0, Some(f.rows[i].1))).collect());
     }
     if let Some(mb) = peak_rss_mb() {
-        println!("peak memory (VmHWM) {mb:.0} MB");
+        println!("peak memory (VmHWM, whole process) {mb:.0} MB");
     }
     Ok(())
 }
@@ -239,9 +304,9 @@ fn main() -> Result<()> {
             convert_cmd(&minilm_wheel, &efficientnet_wheel, &labels_wheel, &out, &precision)
         }
         Command::BuildKb { dir, out, text_model, image_model } => build_kb_cmd(&dir, &out, &text_model, &image_model),
-        Command::Ask { kb, image, json, text_model, image_model, question } => {
-            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, &question)
+        Command::Ask { kb, image, json, text_model, image_model, backend, question } => {
+            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, backend, &question)
         }
-        Command::Bench { kb, image, runs, text_model, image_model } => bench_cmd(&kb, &image, runs, &text_model, &image_model),
+        Command::Bench { kb, image, runs, text_model, image_model, backends } => bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends),
     }
 }

@@ -1,0 +1,43 @@
+//! Getting a device: the adapter wgpu prefers (a real GPU before a software one), with the
+//! default limits raised to what the kernels need where the adapter allows.
+
+use crate::error::{Error, Result};
+
+/// The adapter the backend runs on, for display and for reports.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    /// Device name ("NVIDIA H100 PCIe", "llvmpipe (LLVM 15.0.6, 256 bits)").
+    pub name: String,
+    /// Graphics API ("Vulkan", "Metal", "Dx12", "BrowserWebGpu").
+    pub backend: String,
+    /// Driver and its version.
+    pub driver: String,
+    /// A software implementation (lavapipe, SwiftShader, WARP).
+    pub software: bool,
+}
+
+/// Opens an adapter and a device. An error says why there is no GPU.
+pub async fn open() -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
+        .await
+        .map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
+    let info = adapter.get_info();
+    let mut limits = wgpu::Limits::default();
+    let have = adapter.limits();
+    // Feature maps of the first EfficientNet layers and im2col patches exceed the 128 MiB default.
+    limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size.min(1 << 30);
+    limits.max_buffer_size = have.max_buffer_size.min(1 << 30);
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor { label: Some("helplens"), required_limits: limits, ..Default::default() })
+        .await
+        .map_err(|e| Error::Gpu(format!("no device on {}: {e}", info.name)))?;
+    let adapter = Adapter {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        software: info.device_type == wgpu::DeviceType::Cpu,
+    };
+    Ok((device, queue, adapter))
+}

@@ -1,0 +1,81 @@
+//! The WGSL kernels, one file per op under `kernels/`, compiled once per device.
+
+use crate::error::{Error, Result};
+
+/// Every kernel the backend dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    LinearQ8,
+    LinearQ8Rows,
+    LinearF32,
+    Add,
+    LayerNorm,
+    Attention,
+    Depthwise,
+    Im2col,
+    MeanRows,
+}
+
+const ACT: &str = include_str!("kernels/act.wgsl");
+
+impl Kernel {
+    const ALL: [Kernel; 9] =
+        [Kernel::LinearQ8, Kernel::LinearQ8Rows, Kernel::LinearF32, Kernel::Add, Kernel::LayerNorm, Kernel::Attention, Kernel::Depthwise, Kernel::Im2col, Kernel::MeanRows];
+
+    /// The kernel's WGSL, with the shared activation functions where it fuses one.
+    fn source(self) -> String {
+        let (src, with_act) = match self {
+            Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), true),
+            Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), true),
+            Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), true),
+            Kernel::Add => (include_str!("kernels/add.wgsl"), false),
+            Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), false),
+            Kernel::Attention => (include_str!("kernels/attention.wgsl"), false),
+            Kernel::Depthwise => (include_str!("kernels/depthwise.wgsl"), true),
+            Kernel::Im2col => (include_str!("kernels/im2col.wgsl"), false),
+            Kernel::MeanRows => (include_str!("kernels/mean_rows.wgsl"), false),
+        };
+        if with_act {
+            format!("{ACT}\n{src}")
+        } else {
+            src.to_string()
+        }
+    }
+}
+
+/// The compiled pipelines, indexed by [`Kernel`].
+pub struct Kernels {
+    pipelines: Vec<wgpu::ComputePipeline>,
+}
+
+impl Kernels {
+    /// Compiles every kernel; a shader or pipeline error names the kernel.
+    pub fn compile(device: &wgpu::Device) -> Result<Kernels> {
+        let mut pipelines = Vec::new();
+        for k in Kernel::ALL {
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&format!("{k:?}")),
+                source: wgpu::ShaderSource::Wgsl(k.source().into()),
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&format!("{k:?}")),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(Error::Gpu(format!("kernel {k:?} failed to compile: {e}")));
+            }
+            pipelines.push(pipeline);
+        }
+        Ok(Kernels { pipelines })
+    }
+
+    /// The pipeline of a kernel.
+    pub fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
+        &self.pipelines[Kernel::ALL.iter().position(|&x| x == k).expect("every kernel is compiled")]
+    }
+}

@@ -1,0 +1,17 @@
+// Mean over rows: x [n, c] → y [1, c] (mean pooling of token states, global average pooling).
+// One thread per column.
+
+struct Params { n: u32, c: u32, _p0: u32, _p1: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+    let col = g.x;
+    if (col >= p.c) { return; }
+    var s = 0.0;
+    for (var r = 0u; r < p.n; r++) { s += x[r * p.c + col]; }
+    y[col] = s / f32(p.n);
+}

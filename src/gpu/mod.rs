@@ -1,0 +1,441 @@
+//! The GPU backend on wgpu: the same [`Backend`] interface as the CPU, with every op a WGSL
+//! compute kernel (`kernels/`, one file per op). Natively it runs on Vulkan, Metal or DX12
+//! (lavapipe in tests); the browser build (WebGPU) is the next step.
+//!
+//! - Weights are uploaded once when a model loads; Q8_0 matrices stay int8 on the device and are
+//!   dequantized inside the matmul kernel.
+//! - Ops only record work: every kernel of a forward pass goes into one command encoder, and
+//!   nothing comes back to the CPU until [`Backend::read`] submits it and maps the result.
+//! - Intermediate buffers come from a pool keyed by size and return to it when their tensor is
+//!   dropped, so a second forward pass allocates nothing. Reusing a buffer inside one command
+//!   buffer is safe: WebGPU orders dispatches that touch the same buffer.
+//! - Shapes are checked on the host before each dispatch; the CPU backend is the oracle
+//!   (`tests/gpu.rs`).
+
+mod context;
+mod kernels;
+mod pool;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use candle_core::quantized::{GgmlDType, QTensor};
+
+use crate::error::{Error, Result};
+use crate::tensor::{tf_same, Activation, Backend};
+use crate::weights::quant::dequantize_matrix;
+
+pub use context::Adapter;
+use kernels::{Kernel, Kernels};
+use pool::{Pool, PooledBuffer};
+
+/// The GPU backend: one device and queue, the compiled kernels, the open command encoder.
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter: Adapter,
+    kernels: Kernels,
+    encoder: RefCell<Option<wgpu::CommandEncoder>>,
+    pool: Rc<RefCell<Pool>>,
+    lost: Arc<AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+/// A tensor in a device buffer.
+#[derive(Clone)]
+pub struct GpuTensor {
+    buf: Rc<PooledBuffer>,
+    shape: Vec<usize>,
+}
+
+impl GpuTensor {
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+enum MatrixWeights {
+    /// Q8_0 repacked: four int8 per u32 `[out, kp/4]` and one f32 scale per 32 `[out, kp/32]`.
+    Q8 { q: wgpu::Buffer, scales: wgpu::Buffer, kp: usize },
+    /// Dense f32 `[out, in]`.
+    F32(wgpu::Buffer),
+}
+
+/// A weight matrix and its bias on the device.
+pub struct GpuMatrix {
+    w: MatrixWeights,
+    bias: wgpu::Buffer,
+    out_dim: usize,
+    in_dim: usize,
+}
+
+/// Up to this many rows a linear layer runs the barrier-free few-rows kernel instead of the
+/// 64×64 tiles, which would mostly multiply padding.
+const FEW_ROWS: usize = 32;
+
+/// Largest number of tokens the attention kernel takes (its score row lives in workgroup memory).
+pub const MAX_ATTENTION_TOKENS: usize = 512;
+
+fn act_code(a: Activation) -> u32 {
+    match a {
+        Activation::None => 0,
+        Activation::Gelu => 1,
+        Activation::Relu6 => 2,
+    }
+}
+
+fn shape_err(op: &'static str, detail: String) -> Error {
+    Error::Shape { op, detail }
+}
+
+impl Gpu {
+    /// Opens the first adapter wgpu offers (blocking; native only), compiles the kernels and
+    /// runs a self-test against the CPU. An error says why no GPU backend is available.
+    pub fn new() -> Result<Gpu> {
+        let (device, queue, adapter) = pollster::block_on(context::open())?;
+        Gpu::from_device(device, queue, adapter)
+    }
+
+    fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter: Adapter) -> Result<Gpu> {
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |_, _| flag.store(true, Ordering::SeqCst));
+        // An error no scope catches (out of memory, an op on a lost device) would panic by
+        // default; here it is kept and the next op or read returns it.
+        let error = Arc::new(Mutex::new(None));
+        let slot = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+        }));
+        let kernels = Kernels::compile(&device)?;
+        let gpu = Gpu { device, queue, adapter, kernels, encoder: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error };
+        gpu.self_test()?;
+        Ok(gpu)
+    }
+
+    /// What adapter this backend runs on.
+    pub fn adapter(&self) -> &Adapter {
+        &self.adapter
+    }
+
+    /// Intermediate buffers created so far; a forward pass of a shape seen before adds none.
+    pub fn buffers_created(&self) -> usize {
+        self.pool.borrow().created()
+    }
+
+    /// True once the device has been lost (the caller should switch to the CPU).
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Destroys the device, as a driver reset would (tests of the fallback).
+    pub fn simulate_device_loss(&self) {
+        self.device.destroy();
+        let _ = self.device.poll(wgpu::PollType::Poll);
+    }
+
+    /// A 70×50 · 50×40 int8 matmul with GELU, compared with the CPU backend.
+    fn self_test(&self) -> Result<()> {
+        let (m, k, n) = (7usize, 50usize, 40usize);
+        let x: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 89) as f32 - 44.0) / 44.0).collect();
+        let b: Vec<f32> = (0..n).map(|i| i as f32 / n as f32 - 0.5).collect();
+        let cpu = crate::cpu::Cpu;
+        let qt = || crate::weights::quant::quantize_matrix(&w, n, k, crate::weights::quant::Precision::Int8);
+        let want = cpu.read(&cpu.linear(&cpu.tensor(&x, &[m, k])?, &cpu.matrix(qt()?, &b, n, k, true)?, Activation::Gelu)?)?;
+        let got = self.read(&self.linear(&self.tensor(&x, &[m, k])?, &self.matrix(qt()?, &b, n, k, false)?, Activation::Gelu)?)?;
+        let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        if got.len() != want.len() || !(worst < 1e-3) {
+            return Err(Error::Gpu(format!("self-test failed on {}: max error {worst}", self.adapter.name)));
+        }
+        Ok(())
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.is_lost() {
+            return Err(Error::GpuLost);
+        }
+        if let Some(e) = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Error::Gpu(e));
+        }
+        Ok(())
+    }
+
+    fn storage(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.upload(label, bytes, wgpu::BufferUsages::STORAGE)
+    }
+
+    /// A buffer holding `bytes` (a multiple of 4). Not `create_buffer_init`: that panics on a
+    /// lost device, where this records an error for [`Gpu::check_alive`].
+    fn upload(&self, label: &str, bytes: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        // Zero-length bindings are invalid; keep at least 4 bytes.
+        let contents: &[u8] = if bytes.is_empty() { &[0; 4] } else { bytes };
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: contents.len() as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buf, 0, contents);
+        buf
+    }
+
+    fn output(&self, shape: Vec<usize>) -> GpuTensor {
+        let bytes = (shape.iter().product::<usize>().max(1) * 4) as u64;
+        GpuTensor { buf: Rc::new(Pool::take(&self.pool, &self.device, bytes)), shape }
+    }
+
+    /// Records one dispatch of `kernel` with `bindings` (buffers in binding order, then the
+    /// uniform parameters) into the open command encoder.
+    fn dispatch(&self, kernel: Kernel, buffers: &[&wgpu::Buffer], params: &[u32], groups: (u32, u32)) -> Result<()> {
+        self.check_alive()?;
+        let limit = self.device.limits().max_compute_workgroups_per_dimension;
+        if groups.0 > limit || groups.1 > limit {
+            return Err(Error::Gpu(format!("{kernel:?}: {groups:?} workgroups exceed the device limit {limit}")));
+        }
+        let uniform = self.upload("params", bytemuck::cast_slice(params), wgpu::BufferUsages::UNIFORM);
+        let pipeline = self.kernels.get(kernel);
+        let mut entries: Vec<wgpu::BindGroupEntry> =
+            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+        entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: uniform.as_entire_binding() });
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipeline.get_bind_group_layout(0), entries: &entries });
+        let mut slot = self.encoder.borrow_mut();
+        let enc = slot.get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") }));
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, 1);
+        Ok(())
+    }
+
+    /// Workgroups for `n` threads in groups of 256, folded into two dimensions when needed.
+    fn groups_1d(&self, n: usize) -> (u32, u32) {
+        let g = n.div_ceil(256).max(1) as u32;
+        let limit = self.device.limits().max_compute_workgroups_per_dimension;
+        if g <= limit {
+            (g, 1)
+        } else {
+            (limit, g.div_ceil(limit))
+        }
+    }
+
+    /// Submits what was recorded so far (without waiting).
+    pub fn flush(&self) {
+        if let Some(enc) = self.encoder.borrow_mut().take() {
+            self.queue.submit([enc.finish()]);
+        }
+    }
+}
+
+impl Backend for Gpu {
+    type Tensor = GpuTensor;
+    type Matrix = GpuMatrix;
+    type Vector = GpuTensor;
+
+    fn name(&self) -> &'static str {
+        "gpu"
+    }
+
+    fn tensor(&self, data: &[f32], shape: &[usize]) -> Result<GpuTensor> {
+        self.check_alive()?;
+        if shape.iter().product::<usize>() != data.len() {
+            return Err(shape_err("tensor", format!("{} values for shape {shape:?}", data.len())));
+        }
+        let t = self.output(shape.to_vec());
+        if !data.is_empty() {
+            self.queue.write_buffer(t.buf.buffer(), 0, bytemuck::cast_slice(data));
+        }
+        Ok(t)
+    }
+
+    fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        self.check_alive()?;
+        let bytes = (t.len() * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.encoder.borrow_mut().take().unwrap_or_else(|| self.device.create_command_encoder(&Default::default()));
+        enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, 0, bytes.max(4));
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map_err(|e| {
+            if self.is_lost() {
+                Error::GpuLost
+            } else {
+                Error::Gpu(format!("waiting for the device: {e}"))
+            }
+        })?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            _ => return Err(if self.is_lost() { Error::GpuLost } else { Error::Gpu("reading a result back failed".into()) }),
+        }
+        let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Gpu(format!("mapping a result: {e}")))?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view)[..t.len()].to_vec();
+        drop(view);
+        staging.unmap();
+        self.check_alive()?;
+        Ok(out)
+    }
+
+    fn dims(&self, t: &GpuTensor) -> Vec<usize> {
+        t.shape.clone()
+    }
+
+    fn matrix(&self, w: QTensor, bias: &[f32], out_dim: usize, in_dim: usize, _many_rows: bool) -> Result<GpuMatrix> {
+        self.check_alive()?;
+        if bias.len() != out_dim {
+            return Err(Error::Model(format!("bias of {} values for a matrix with {out_dim} rows", bias.len())));
+        }
+        let stored = w.shape().dims().to_vec();
+        let weights = if w.dtype() == GgmlDType::Q8_0 {
+            let kp = stored.get(1).copied().unwrap_or(0);
+            if stored.len() != 2 || stored[0] != out_dim || kp < in_dim || kp % 32 != 0 {
+                return Err(Error::Model(format!("Q8_0 matrix has shape {stored:?}, expected [{out_dim}, {in_dim} padded to 32]")));
+            }
+            let (q, scales) = repack_q8_0(&w.data()?, out_dim, kp)?;
+            MatrixWeights::Q8 { q: self.storage("w.q8", bytemuck::cast_slice(&q)), scales: self.storage("w.scale", bytemuck::cast_slice(&scales)), kp }
+        } else {
+            let dense = dequantize_matrix(&w, out_dim, in_dim)?.flatten_all()?.to_vec1::<f32>()?;
+            MatrixWeights::F32(self.storage("w.f32", bytemuck::cast_slice(&dense)))
+        };
+        Ok(GpuMatrix { w: weights, bias: self.storage("bias", bytemuck::cast_slice(bias)), out_dim, in_dim })
+    }
+
+    fn vector(&self, v: &[f32]) -> Result<GpuTensor> {
+        self.tensor(v, &[v.len()])
+    }
+
+    fn linear(&self, x: &GpuTensor, w: &GpuMatrix, a: Activation) -> Result<GpuTensor> {
+        let [n, k] = x.shape[..] else {
+            return Err(shape_err("linear", format!("x must be [n, in], got {:?}", x.shape)));
+        };
+        if k != w.in_dim {
+            return Err(shape_err("linear", format!("x is [{n}, {k}], weight is [{}, {}]", w.out_dim, w.in_dim)));
+        }
+        let y = self.output(vec![n, w.out_dim]);
+        let groups = (w.out_dim.div_ceil(64) as u32, n.div_ceil(64) as u32);
+        match &w.w {
+            MatrixWeights::Q8 { q, scales, kp } => {
+                let params = [n as u32, w.out_dim as u32, k as u32, *kp as u32, act_code(a), 0, 0, 0];
+                let bindings = [x.buf.buffer(), q, scales, &w.bias, y.buf.buffer()];
+                if n <= FEW_ROWS {
+                    self.dispatch(Kernel::LinearQ8Rows, &bindings, &params, (w.out_dim.div_ceil(64) as u32, n.div_ceil(4) as u32))?;
+                } else {
+                    self.dispatch(Kernel::LinearQ8, &bindings, &params, groups)?;
+                }
+            }
+            MatrixWeights::F32(dense) => {
+                let params = [n as u32, w.out_dim as u32, k as u32, 0, act_code(a), 0, 0, 0];
+                self.dispatch(Kernel::LinearF32, &[x.buf.buffer(), dense, &w.bias, y.buf.buffer()], &params, groups)?;
+            }
+        }
+        Ok(y)
+    }
+
+    fn add(&self, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+        if a.shape != b.shape {
+            return Err(shape_err("add", format!("{:?} + {:?}", a.shape, b.shape)));
+        }
+        let y = self.output(a.shape.clone());
+        let n = a.len();
+        self.dispatch(Kernel::Add, &[a.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &[n as u32, 0, 0, 0], self.groups_1d(n))?;
+        Ok(y)
+    }
+
+    fn layer_norm(&self, x: &GpuTensor, w: &GpuTensor, b: &GpuTensor, eps: f32) -> Result<GpuTensor> {
+        let c = *x.shape.last().unwrap_or(&0);
+        if c == 0 || w.len() != c || b.len() != c {
+            return Err(shape_err("layer_norm", format!("x {:?}, weight {:?}, bias {:?}", x.shape, w.shape, b.shape)));
+        }
+        let rows = x.len() / c;
+        let y = self.output(x.shape.clone());
+        self.dispatch(Kernel::LayerNorm, &[x.buf.buffer(), w.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &[c as u32, eps.to_bits(), 0, 0], (rows as u32, 1))?;
+        Ok(y)
+    }
+
+    fn attention(&self, qkv: &GpuTensor, heads: usize) -> Result<GpuTensor> {
+        let [t, three_c] = qkv.shape[..] else {
+            return Err(shape_err("attention", format!("qkv must be [t, 3c], got {:?}", qkv.shape)));
+        };
+        let c = three_c / 3;
+        if three_c % 3 != 0 || heads == 0 || c % heads != 0 || t > MAX_ATTENTION_TOKENS {
+            return Err(shape_err("attention", format!("qkv [{t}, {three_c}] with {heads} heads (at most {MAX_ATTENTION_TOKENS} tokens)")));
+        }
+        let y = self.output(vec![t, c]);
+        self.dispatch(Kernel::Attention, &[qkv.buf.buffer(), y.buf.buffer()], &[t as u32, heads as u32, (c / heads) as u32, 0], (t as u32, heads as u32))?;
+        Ok(y)
+    }
+
+    fn depthwise_conv(&self, x: &GpuTensor, w: &GpuTensor, b: &GpuTensor, k: usize, stride: usize, a: Activation) -> Result<GpuTensor> {
+        let [h, wd, c] = x.shape[..] else {
+            return Err(shape_err("depthwise_conv", format!("expected [h, w, c], got {:?}", x.shape)));
+        };
+        if w.len() != k * k * c || b.len() != c || stride == 0 {
+            return Err(shape_err("depthwise_conv", format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.shape, w.shape, b.shape)));
+        }
+        let (oh, pt) = tf_same(h, k, stride);
+        let (ow, pl) = tf_same(wd, k, stride);
+        let y = self.output(vec![oh, ow, c]);
+        let params = [h, wd, c, k, stride, oh, ow, pt, pl, act_code(a) as usize, 0, 0].map(|v| v as u32);
+        self.dispatch(Kernel::Depthwise, &[x.buf.buffer(), w.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(oh * ow * c))?;
+        Ok(y)
+    }
+
+    fn im2col(&self, x: &GpuTensor, k: usize, stride: usize) -> Result<GpuTensor> {
+        let [h, wd, c] = x.shape[..] else {
+            return Err(shape_err("im2col", format!("expected [h, w, c], got {:?}", x.shape)));
+        };
+        if stride == 0 || k == 0 {
+            return Err(shape_err("im2col", format!("k {k}, stride {stride}")));
+        }
+        let (oh, pt) = tf_same(h, k, stride);
+        let (ow, pl) = tf_same(wd, k, stride);
+        let y = self.output(vec![oh * ow, k * k * c]);
+        let params = [h, wd, c, k, stride, oh, ow, pt, pl, 0, 0, 0].map(|v| v as u32);
+        self.dispatch(Kernel::Im2col, &[x.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(oh * ow * k * k * c))?;
+        Ok(y)
+    }
+
+    fn mean_rows(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        let [n, c] = x.shape[..] else {
+            return Err(shape_err("mean_rows", format!("expected [n, c], got {:?}", x.shape)));
+        };
+        if n == 0 {
+            return Err(shape_err("mean_rows", "no rows".into()));
+        }
+        let y = self.output(vec![1, c]);
+        self.dispatch(Kernel::MeanRows, &[x.buf.buffer(), y.buf.buffer()], &[n as u32, c as u32, 0, 0], (c.div_ceil(64) as u32, 1))?;
+        Ok(y)
+    }
+
+    fn reshape(&self, x: &GpuTensor, shape: &[usize]) -> Result<GpuTensor> {
+        if shape.iter().product::<usize>() != x.len() {
+            return Err(shape_err("reshape", format!("{:?} → {shape:?}", x.shape)));
+        }
+        Ok(GpuTensor { buf: x.buf.clone(), shape: shape.to_vec() })
+    }
+}
+
+/// Splits Q8_0 blocks (f16 scale + 32 int8, 34 bytes) into u32-packed int8 `[rows, kp/4]` and
+/// f32 scales `[rows, kp/32]`, the layout the matmul kernel loads with aligned 32-bit reads.
+pub fn repack_q8_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<f32>)> {
+    let blocks = rows * kp / 32;
+    if raw.len() != blocks * 34 {
+        return Err(Error::Model(format!("Q8_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * 34)));
+    }
+    let mut q = Vec::with_capacity(rows * kp / 4);
+    let mut scales = Vec::with_capacity(blocks);
+    for block in raw.chunks_exact(34) {
+        scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
+        q.extend(block[2..].chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    }
+    Ok((q, scales))
+}

@@ -105,7 +105,7 @@ build() {
   cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
   if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
     log "wasm-pack build (web, release, simd128)"
-    CARGO_PROFILE_RELEASE_LTO=thin wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
+    wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
   fi
 }
 
@@ -140,7 +140,9 @@ case "${1:-serve}" in
     setup; build
     log "native bench (one thread)"
     "$ROOT/target/release/helplens" bench --kb www/models/demo-kb.safetensors --image tests/golden/images/coffee.png
-    log "browser bench (headless Chromium, www/bench.html)"
+    log "native GPU kernels alone (GFLOP/s, GB/s; software adapters: correctness only)"
+    "$ROOT/target/release/helplens" bench --kernels || true
+    log "browser bench (headless Chromium, www/bench.html: cpu and webgpu)"
     node scripts/browser-bench.mjs --runs "${RUNS:-20}"
     ;;
   *) echo "usage: $0 [serve|build|test|bench|setup]" >&2; exit 2 ;;

@@ -1,35 +1,51 @@
 // Runs www/bench.html in headless Chromium (Debian's /usr/bin/chromium via playwright-core)
-// against scripts/serve.py and prints the figures.
-//   node scripts/browser-bench.mjs [--runs 20]
+// against scripts/serve.py, once per backend, and prints the figures side by side.
+//   node scripts/browser-bench.mjs [--runs 20] [--backends cpu,webgpu] [--gpu-runs 3]
+// Headless Chromium's WebGPU is SwiftShader (software): its timings are for correctness only.
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 20;
+const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
+const runs = Number(arg('--runs', 20));
+const gpuRuns = Number(arg('--gpu-runs', 3));
+const backends = arg('--backends', 'cpu,webgpu').split(',');
 const port = 18000 + Math.floor(Math.random() * 1000);
 const server = spawn('python3', ['scripts/serve.py', '--port', String(port), 'www'], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((resolve) => server.stdout.once('data', resolve));
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
+  args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
 });
+const results = [];
 try {
-  const page = await browser.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
-  await page.goto(`http://127.0.0.1:${port}/bench.html?runs=${runs}${process.env.BENCH_PHOTO ? '&photo=' + process.env.BENCH_PHOTO : ''}`);
-  await page.waitForFunction(() => window.benchResult, null, { timeout: 600_000 });
-  const r = await page.evaluate(() => window.benchResult);
-  if (r.error) throw new Error(r.error);
-  const row = (name, t) => `${name.padEnd(36)} ${t.median.toFixed(2).padStart(10)} ${t.p95.toFixed(2).padStart(10)}`;
-  console.log(`browser: ${r.user_agent}`);
-  console.log(`backend ${r.backend} | ${r.runs} runs | load (instantiate + parse models and KB) ${r.load_ms.toFixed(0)} ms | int8 models ${r.model_mb.toFixed(1)} MB`);
-  console.log(`${''.padEnd(36)} ${'median ms'.padStart(10)} ${'p95 ms'.padStart(10)}`);
-  console.log(row('text embed (short question)', r.text_embed));
-  console.log(row('image embed (preprocess + encoder)', r.image_embed));
-  console.log(row('KB search', r.kb_search));
-  console.log(`wasm memory ${r.wasm_memory_mb.toFixed(0)} MB, JS heap ${r.js_heap_mb == null ? 'n/a' : r.js_heap_mb.toFixed(0) + ' MB'}`);
+  for (const backend of backends) {
+    const page = await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
+    const n = backend === 'cpu' ? runs : gpuRuns;
+    await page.goto(`http://127.0.0.1:${port}/bench.html?runs=${n}&backend=${backend}${process.env.BENCH_PHOTO ? '&photo=' + process.env.BENCH_PHOTO : ''}`);
+    await page.waitForFunction(() => window.benchResult, null, { timeout: 600_000 });
+    const r = await page.evaluate(() => window.benchResult);
+    await page.close();
+    if (r.error) { console.log(`${backend}: skipped, ${r.error}`); continue; }
+    results.push({ name: backend, ...r });
+  }
 } finally {
   await browser.close();
   server.kill();
+}
+if (!results.length) process.exit(1);
+console.log(`browser: ${results[0].user_agent}`);
+for (const r of results) {
+  const what = r.backend === 'gpu' ? `WebGPU on ${r.adapter}${/swiftshader|software/i.test(r.adapter) ? ' [software: correctness only]' : ''}` : 'CPU, wasm SIMD';
+  console.log(`${r.name}: ${what} | ${r.runs} runs | load (instantiate + parse models and KB${r.backend === 'gpu' ? ' + device, kernels, upload' : ''}) ${r.load_ms.toFixed(0)} ms`);
+}
+const cell = (v) => (v == null ? '' : v.toFixed(2)).padStart(10);
+console.log(''.padEnd(36) + results.map((r) => `${(r.name + ' median').padStart(14)} ${'p95'.padStart(10)} ${'first'.padStart(10)}`).join(''));
+for (const [label, key] of [['text embed (short question) ms', 'text_embed'], ['image embed (preprocess+encoder) ms', 'image_embed'], ['KB search ms', 'kb_search']]) {
+  console.log(label.padEnd(36) + results.map((r) => `${cell(r[key].median).padStart(14)} ${cell(r[key].p95)} ${cell(r[key].first)}`).join(''));
+}
+for (const r of results) {
+  console.log(`${r.name}: wasm memory ${r.wasm_memory_mb.toFixed(0)} MB, JS heap ${r.js_heap_mb == null ? 'n/a' : r.js_heap_mb.toFixed(0) + ' MB'}, int8 models ${r.model_mb.toFixed(1)} MB`);
 }

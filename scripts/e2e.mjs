@@ -22,7 +22,7 @@ function check(ok, what) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
 try {
@@ -83,6 +83,28 @@ try {
 
   r = await ask('how do I descale the espresso machine');
   check(r.ids[0] === 'espresso-descaling' && r.error === '', `still answering after the errors → ${r.ids[0]}`);
+
+  // Headless Chromium's only WebGPU adapter is SwiftShader (software): 'auto' stays on the CPU
+  // and says why; ?backend=webgpu forces it, and the page says so and still answers.
+  const shown = await page.evaluate(() => ({ backend: document.body.dataset.backend, text: document.getElementById('backend').textContent }));
+  check(shown.backend === 'cpu' && /CPU/.test(shown.text), `auto on a software-only WebGPU runs on the CPU and shows it: "${shown.text}"`);
+
+  const gpuPage = await browser.newPage();
+  gpuPage.on('pageerror', (e) => problems.push(`page error (webgpu): ${e.message}`));
+  await gpuPage.goto(`${origin}/?backend=webgpu`);
+  await gpuPage.waitForFunction(() => document.body.dataset.ready || !document.getElementById('error').hidden, null, { timeout: 180_000 });
+  const g = await gpuPage.evaluate(() => ({ backend: document.body.dataset.backend, text: document.getElementById('backend').textContent }));
+  if (g.backend === 'gpu') {
+    await gpuPage.fill('#question', 'how do I descale the espresso machine');
+    await gpuPage.click('#send');
+    await gpuPage.waitForFunction(() => document.body.dataset.answered, null, { timeout: 120_000 });
+    const id = await gpuPage.evaluate(() => document.querySelector('#answers li')?.dataset.id);
+    check(/WebGPU/.test(g.text) && id === 'espresso-descaling', `?backend=webgpu runs on "${g.text}" and answers → ${id}`);
+  } else {
+    const err = await gpuPage.evaluate(() => document.getElementById('error').textContent);
+    console.log(`SKIPPED: no WebGPU adapter in this Chromium: "${err}"`);
+  }
+  await gpuPage.close();
 
   const csp = await page.evaluate(() => window.cspViolations);
   check(csp.length === 0, `no CSP violations ${csp.length ? JSON.stringify(csp) : ''}`);

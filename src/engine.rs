@@ -8,7 +8,7 @@ use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
 use crate::models::conse;
 use crate::models::efficientnet::{softmax, top_k, EfficientNet, ImageOutput};
-use crate::tensor::{l2_normalize, Backend};
+use crate::tensor::{l2_normalize, now, Backend};
 use crate::weights::gguf::short;
 use crate::weights::ModelFile;
 
@@ -85,35 +85,64 @@ impl<B: Backend> Engine<B> {
 
     /// The sentence vector of a question.
     pub fn embed_question(&self, text: &str) -> Result<Vec<f32>> {
-        self.text.embed(&self.backend, text, true)
+        now(self.embed_question_async(text))
     }
 
     /// Runs the image encoder on a photo.
     pub fn embed_photo(&self, photo: Photo) -> Result<ImageOutput> {
+        now(self.embed_photo_async(photo))
+    }
+
+    /// Answers a question, a photo, or both.
+    pub fn ask(&self, question: &str, photo: Option<Photo>) -> Result<Answer> {
+        now(self.ask_async(question, photo))
+    }
+
+    /// Embeds a photo into both spaces: ConSE (KB text) and visual features (KB photos).
+    pub fn photo_evidence(&self, photo: Photo) -> Result<PhotoEvidence> {
+        now(self.photo_evidence_async(photo))
+    }
+
+    // The asynchronous forms below are the implementation; the synchronous ones above poll
+    // them once (see `tensor::now`). Only the browser's WebGPU backend ever has to wait.
+
+    /// [`Engine::embed_question`], asynchronously.
+    pub async fn embed_question_async(&self, text: &str) -> Result<Vec<f32>> {
+        self.text.embed_async(&self.backend, text, true).await
+    }
+
+    /// [`Engine::embed_photo`], asynchronously.
+    pub async fn embed_photo_async(&self, photo: Photo<'_>) -> Result<ImageOutput> {
         let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
         let p = &model.config.preprocess;
         let pixels = match photo {
             Photo::Encoded(bytes) => preprocess(&image::decode(bytes)?, p)?,
             Photo::Rgba { data, width, height } => preprocess_rgba(data, width, height, p)?,
         };
-        model.forward(&self.backend, &pixels)
+        model.forward_async(&self.backend, &pixels).await
     }
 
-    /// Answers a question, a photo, or both.
-    pub fn ask(&self, question: &str, photo: Option<Photo>) -> Result<Answer> {
+    /// [`Engine::ask`], asynchronously.
+    pub async fn ask_async(&self, question: &str, photo: Option<Photo<'_>>) -> Result<Answer> {
         let q = check_question(question)?;
         if q.is_none() && photo.is_none() {
             return Err(Error::EmptyQuestion);
         }
-        let qv = q.map(|q| self.embed_question(q)).transpose()?;
-        let evidence = photo.map(|p| self.photo_evidence(p)).transpose()?;
+        let qv = match q {
+            Some(q) => Some(self.embed_question_async(q).await?),
+            None => None,
+        };
+        let evidence = match photo {
+            Some(p) => Some(self.photo_evidence_async(p).await?),
+            None => None,
+        };
         Ok(rank(&self.kb, qv.as_deref(), evidence))
     }
 
-    /// Embeds a photo into both spaces: ConSE (KB text) and visual features (KB photos).
-    pub fn photo_evidence(&self, photo: Photo) -> Result<PhotoEvidence> {
+    /// [`Engine::photo_evidence`], asynchronously.
+    pub async fn photo_evidence_async(&self, photo: Photo<'_>) -> Result<PhotoEvidence> {
         let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
-        let mut out = self.embed_photo(photo)?;
+        let mut out = self.embed_photo_async(photo).await?;
         l2_normalize(&mut out.feature);
         let probs = softmax(&out.logits);
         let conse = conse::project(&probs, |i| self.kb.labels.row(i), self.kb.labels.dim);

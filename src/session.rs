@@ -1,15 +1,17 @@
 //! A session: the backend is chosen once at start-up (the GPU if one opens and passes its
 //! self-test, else the CPU) and the engine runs on it; if the GPU fails later (device lost, out
 //! of memory, a kernel error), the session moves to the CPU for good and the question that hit
-//! the failure is answered there. Native only for now; the browser build uses the CPU engine.
+//! the failure is answered there. The same code serves the CLI and the browser (asynchronous
+//! there: WebGPU results arrive through the event loop).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::cpu::Cpu;
 use crate::engine::{Engine, Photo};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::kb::Answer;
+use crate::gpu::{Adapter, Gpu};
+use crate::kb::{Answer, Kb};
+use crate::tensor::Backend;
 
 /// Which backend a session should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,7 @@ pub enum Choice {
     Auto,
     /// The CPU only.
     Cpu,
-    /// The GPU only: an error if there is none.
+    /// The GPU only, software adapters included: an error if there is none.
     Gpu,
 }
 
@@ -27,10 +29,10 @@ impl std::str::FromStr for Choice {
     type Err = Error;
     fn from_str(s: &str) -> Result<Choice> {
         match s {
-            "auto" => Ok(Choice::Auto),
+            "" | "auto" => Ok(Choice::Auto),
             "cpu" => Ok(Choice::Cpu),
             "gpu" | "webgpu" => Ok(Choice::Gpu),
-            other => Err(Error::Gpu(format!("unknown backend {other:?}: use auto, cpu or gpu"))),
+            other => Err(Error::Gpu(format!("unknown backend {other:?}: use auto, cpu or webgpu"))),
         }
     }
 }
@@ -43,14 +45,14 @@ enum Active {
 /// Models and KB on the chosen backend, with the bytes kept to rebuild on the CPU.
 pub struct Session {
     active: Active,
-    text: Arc<[u8]>,
-    kb: Arc<[u8]>,
-    image: Option<Arc<[u8]>>,
+    text: Rc<[u8]>,
+    kb: Rc<[u8]>,
+    image: Option<Rc<[u8]>>,
     /// Why the session is on the CPU, where it is not by choice.
     pub fallback_reason: Option<String>,
 }
 
-fn load<B: crate::tensor::Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Engine<B>> {
+fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Engine<B>> {
     let mut e = Engine::new(b, text, kb)?;
     if let Some(i) = image {
         e.add_image_model(i)?;
@@ -64,17 +66,24 @@ fn gpu_failure(e: &Error) -> bool {
 }
 
 impl Session {
-    /// Loads the models and the KB on the chosen backend.
+    /// [`Session::open`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(choice: Choice, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Session> {
-        let (text, kb, image): (Arc<[u8]>, Arc<[u8]>, Option<Arc<[u8]>>) = (text.into(), kb.into(), image.map(Into::into));
+        pollster::block_on(Session::open(choice, text, kb, image))
+    }
+
+    /// Loads the models and the KB on the chosen backend.
+    pub async fn open(choice: Choice, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Session> {
+        let (text, kb, image): (Rc<[u8]>, Rc<[u8]>, Option<Rc<[u8]>>) = (text.into(), kb.into(), image.map(Into::into));
         let mut fallback_reason = None;
         if choice != Choice::Cpu {
-            let opened = Gpu::new().and_then(|g| {
-                if choice == Choice::Auto && g.adapter().software {
-                    return Err(Error::Gpu(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)));
+            let opened = match Gpu::open().await {
+                Ok(g) if choice == Choice::Auto && g.adapter().software => {
+                    Err(Error::Gpu(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)))
                 }
-                load(g, &text, &kb, image.as_deref())
-            });
+                Ok(g) => load(g, &text, &kb, image.as_deref()),
+                Err(e) => Err(e),
+            };
             match opened {
                 Ok(e) => return Ok(Session { active: Active::Gpu(e), text, kb, image, fallback_reason }),
                 Err(e) if choice == Choice::Gpu || !gpu_failure(&e) => return Err(e),
@@ -85,12 +94,36 @@ impl Session {
         Ok(Session { active: Active::Cpu(e), text, kb, image, fallback_reason })
     }
 
+    /// Loads (or replaces) the image model on the current backend.
+    pub fn add_image_model(&mut self, bytes: &[u8]) -> Result<()> {
+        let added = match &mut self.active {
+            Active::Gpu(e) => e.add_image_model(bytes),
+            Active::Cpu(e) => e.add_image_model(bytes),
+        };
+        match added {
+            Err(e) if gpu_failure(&e) => {
+                self.image = Some(bytes.into());
+                self.fall_back(e)
+            }
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.image = Some(bytes.into());
+                Ok(())
+            }
+        }
+    }
+
     /// "gpu" or "cpu".
     pub fn backend_name(&self) -> &'static str {
         match &self.active {
             Active::Gpu(e) => e.backend_name(),
             Active::Cpu(e) => e.backend_name(),
         }
+    }
+
+    /// The GPU adapter, while the session is on it.
+    pub fn adapter(&self) -> Option<&Adapter> {
+        self.gpu().map(|e| e.backend().adapter())
     }
 
     /// The GPU engine, while the session is on it.
@@ -101,20 +134,74 @@ impl Session {
         }
     }
 
+    /// The loaded KB.
+    pub fn kb(&self) -> &Kb {
+        match &self.active {
+            Active::Gpu(e) => e.kb(),
+            Active::Cpu(e) => e.kb(),
+        }
+    }
+
+    /// Whether photos can be answered.
+    pub fn has_image_model(&self) -> bool {
+        match &self.active {
+            Active::Gpu(e) => e.has_image_model(),
+            Active::Cpu(e) => e.has_image_model(),
+        }
+    }
+
+    /// Moves to the CPU for good, remembering why.
+    fn fall_back(&mut self, why: Error) -> Result<()> {
+        self.fallback_reason = Some(why.to_string());
+        self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref())?);
+        Ok(())
+    }
+
+    /// [`Session::ask_async`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn ask(&mut self, question: &str, photo: Option<Photo>) -> Result<Answer> {
+        pollster::block_on(self.ask_async(question, photo))
+    }
+
     /// Answers on the current backend; a GPU failure moves the session to the CPU and the
     /// question is answered there.
-    pub fn ask(&mut self, question: &str, photo: Option<Photo>) -> Result<Answer> {
+    pub async fn ask_async(&mut self, question: &str, photo: Option<Photo<'_>>) -> Result<Answer> {
         if let Active::Gpu(e) = &self.active {
-            match e.ask(question, photo) {
-                Err(err) if gpu_failure(&err) => {
-                    self.fallback_reason = Some(err.to_string());
-                    self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref())?);
-                }
+            match e.ask_async(question, photo).await {
+                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
                 other => return other,
             }
         }
         match &self.active {
-            Active::Cpu(e) => e.ask(question, photo),
+            Active::Cpu(e) => e.ask_async(question, photo).await,
+            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
+        }
+    }
+
+    /// The sentence vector of a question (benchmarks), with the same fallback as `ask`.
+    pub async fn embed_question(&mut self, text: &str) -> Result<Vec<f32>> {
+        if let Active::Gpu(e) = &self.active {
+            match e.embed_question_async(text).await {
+                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
+                other => return other,
+            }
+        }
+        match &self.active {
+            Active::Cpu(e) => e.embed_question_async(text).await,
+            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
+        }
+    }
+
+    /// The visual feature of a photo (benchmarks), with the same fallback as `ask`.
+    pub async fn embed_photo(&mut self, photo: Photo<'_>) -> Result<Vec<f32>> {
+        if let Active::Gpu(e) = &self.active {
+            match e.embed_photo_async(photo).await {
+                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
+                other => return other.map(|o| o.feature),
+            }
+        }
+        match &self.active {
+            Active::Cpu(e) => Ok(e.embed_photo_async(photo).await?.feature),
             Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
         }
     }

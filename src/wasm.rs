@@ -1,10 +1,16 @@
-//! The only browser-facing file: thin `#[wasm_bindgen]` glue over [`Engine`]. Errors cross as
+//! The only browser-facing file: thin `#[wasm_bindgen]` glue over a [`Session`] (the engine on
+//! WebGPU or the CPU, chosen once). Errors cross as
 //! `JsError` with the library's message; nothing here panics on input.
 
-use wasm_bindgen::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use crate::cpu::Cpu;
-use crate::engine::{Engine, Photo};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::engine::Photo;
+use crate::session::{Choice, Session};
 use crate::kb::{Answer, Article};
 use crate::weights::gguf::short;
 
@@ -25,7 +31,12 @@ fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsError> {
 #[derive(serde::Serialize)]
 struct Info<'a> {
     name: &'a str,
+    /// "gpu" (WebGPU) or "cpu" (wasm SIMD).
     backend: &'a str,
+    /// The WebGPU adapter, while the session runs on it.
+    adapter: Option<&'a str>,
+    /// Why the session is on the CPU when it was not asked to be.
+    fallback_reason: Option<&'a str>,
     contact_url: Option<&'a str>,
     contact_email: Option<&'a str>,
     suggestions: &'a [String],
@@ -34,79 +45,110 @@ struct Info<'a> {
     articles: &'a [Article],
 }
 
-/// The helplens engine for the browser.
+/// The helplens engine for the browser. Every method that runs an encoder returns a Promise
+/// (WebGPU results arrive through the event loop); calls are answered one at a time.
 #[wasm_bindgen]
 pub struct HelplensEngine {
-    inner: Engine<Cpu>,
+    inner: Rc<RefCell<Session>>,
+}
+
+/// The session, or a clear error where a call is still running (JavaScript must await each
+/// call before the next; the worker queues them).
+fn session(s: &Rc<RefCell<Session>>) -> Result<std::cell::RefMut<'_, Session>, JsError> {
+    s.try_borrow_mut().map_err(|_| JsError::new("the engine is busy with the previous request"))
 }
 
 #[wasm_bindgen]
 impl HelplensEngine {
-    /// Loads the text model and the KB (both as bytes); photos work after `addImageModel`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(text_model: &[u8], kb: &[u8]) -> Result<HelplensEngine, JsError> {
-        Ok(HelplensEngine { inner: Engine::new(Cpu, text_model, kb).map_err(js)? })
+    /// Loads the text model and the KB (both as bytes) on `backend`: "auto" (WebGPU on a
+    /// hardware adapter that passes the self-test, else the CPU), "webgpu" or "cpu". Photos
+    /// work after `addImageModel`.
+    pub async fn create(text_model: Vec<u8>, kb: Vec<u8>, backend: String) -> Result<HelplensEngine, JsError> {
+        let choice: Choice = backend.parse().map_err(js)?;
+        let s = Session::open(choice, &text_model, &kb, None).await.map_err(js)?;
+        Ok(HelplensEngine { inner: Rc::new(RefCell::new(s)) })
     }
 
     /// Loads the image model.
     #[wasm_bindgen(js_name = addImageModel)]
-    pub fn add_image_model(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.inner.add_image_model(bytes).map_err(js)
+    pub fn add_image_model(&self, bytes: &[u8]) -> Result<(), JsError> {
+        session(&self.inner)?.add_image_model(bytes).map_err(js)
     }
 
     /// KB name, contact, suggestions, articles, backend.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let m = &self.inner.kb().meta;
+        let s = self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy with the previous request"))?;
+        let m = &s.kb().meta;
         to_js(&Info {
             name: &m.name,
-            backend: self.inner.backend_name(),
+            backend: s.backend_name(),
+            adapter: s.adapter().map(|a| a.name.as_str()),
+            fallback_reason: s.fallback_reason.as_deref(),
             contact_url: m.contact_url.as_deref(),
             contact_email: m.contact_email.as_deref(),
             suggestions: &m.suggestions,
-            photos: self.inner.has_image_model(),
+            photos: s.has_image_model(),
             text_model: short(&m.text_model),
             articles: &m.articles,
         })
     }
 
     /// Answers a typed question: `{answers: [{id, title, score, url}], confident, labels}`.
-    pub fn ask(&self, question: &str) -> Result<JsValue, JsError> {
-        answer(self.inner.ask(question, None))
+    pub fn ask(&self, question: String) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move { answer(session(&s)?.ask_async(&question, None).await) })
     }
 
     /// Answers a question (may be empty) with a photo given as RGBA pixels.
     #[wasm_bindgen(js_name = askWithPixels)]
-    pub fn ask_with_pixels(&self, question: &str, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsError> {
-        answer(self.inner.ask(question, Some(Photo::Rgba { data: rgba, width, height })))
+    pub fn ask_with_pixels(&self, question: String, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move { answer(session(&s)?.ask_async(&question, Some(Photo::Rgba { data: &rgba, width, height })).await) })
     }
 
     /// Answers a question (may be empty) with a photo given as encoded bytes (JPEG, PNG,
     /// WebP, GIF), for browsers that cannot decode it themselves.
     #[wasm_bindgen(js_name = askWithImageFile)]
-    pub fn ask_with_image_file(&self, question: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
-        answer(self.inner.ask(question, Some(Photo::Encoded(bytes))))
+    pub fn ask_with_image_file(&self, question: String, bytes: Vec<u8>) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move { answer(session(&s)?.ask_async(&question, Some(Photo::Encoded(&bytes))).await) })
     }
 
     /// Ranks the KB for an already computed question vector (search alone, e.g. for timing).
     pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsError> {
-        to_js(&crate::kb::answer::rank(self.inner.kb(), Some(question_vector), None))
+        let s = self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy with the previous request"))?;
+        to_js(&crate::kb::answer::rank(s.kb(), Some(question_vector), None))
     }
 
-    /// The sentence vector of a question (benchmarks and tests).
+    /// The sentence vector of a question (benchmarks and tests): a Float32Array.
     #[wasm_bindgen(js_name = embedQuestion)]
-    pub fn embed_question(&self, text: &str) -> Result<Vec<f32>, JsError> {
-        self.inner.embed_question(text).map_err(js)
+    pub fn embed_question(&self, text: String) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move { floats(session(&s)?.embed_question(&text).await) })
     }
 
-    /// The visual feature of RGBA pixels (benchmarks and tests).
+    /// The visual feature of RGBA pixels (benchmarks and tests): a Float32Array.
     #[wasm_bindgen(js_name = embedPixels)]
-    pub fn embed_pixels(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<f32>, JsError> {
-        Ok(self.inner.embed_photo(Photo::Rgba { data: rgba, width, height }).map_err(js)?.feature)
+    pub fn embed_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move { floats(session(&s)?.embed_photo(Photo::Rgba { data: &rgba, width, height }).await) })
+    }
+
+    /// Loses the WebGPU device on purpose, as a driver reset would (tests of the fallback).
+    /// Returns false when the session is not on the GPU.
+    #[wasm_bindgen(js_name = simulateDeviceLoss)]
+    pub fn simulate_device_loss(&self) -> Result<bool, JsError> {
+        let s = session(&self.inner)?;
+        Ok(s.gpu().map(|e| e.backend().simulate_device_loss()).is_some())
     }
 }
 
-fn answer(r: crate::Result<Answer>) -> Result<JsValue, JsError> {
-    to_js(&r.map_err(js)?)
+fn floats(r: crate::Result<Vec<f32>>) -> Result<JsValue, JsValue> {
+    Ok(js_sys::Float32Array::from(&r.map_err(|e| JsValue::from(js(e)))?[..]).into())
+}
+
+fn answer(r: crate::Result<Answer>) -> Result<JsValue, JsValue> {
+    to_js(&r.map_err(js)?).map_err(JsValue::from)
 }
 
 /// Refuses a JPEG, PNG, GIF or WebP file that ends early, before the browser decodes it (a

@@ -1,8 +1,12 @@
 //! Browser tests (`wasm-pack test --headless --chrome`): the real int8 models and the demo KB,
-//! through the same `#[wasm_bindgen]` API the page uses, in real Chromium.
+//! through the same `#[wasm_bindgen]` API the page uses, in real Chromium: on the CPU (wasm SIMD)
+//! and on WebGPU (SwiftShader in headless Chromium), which skips loudly where there is none.
 
 #![cfg(target_arch = "wasm32")]
 
+mod parity;
+
+use helplens::gpu::Gpu;
 use helplens::wasm::HelplensEngine;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -17,6 +21,9 @@ static QUESTIONS: &str = include_str!("heldout/questions.toml");
 static PHOTOS: &str = include_str!("heldout/photos.toml");
 static ESPRESSO: &[u8] = include_bytes!("heldout/photos/espresso-1.jpg");
 static CAMERA: &[u8] = include_bytes!("heldout/photos/camera-1.jpg");
+static GOLDEN_MINILM: &str = include_str!("golden/minilm.json");
+static COFFEE: &[u8] = include_bytes!("golden/images/coffee.png");
+static CHELSEA: &[u8] = include_bytes!("golden/images/chelsea.png");
 
 #[wasm_bindgen]
 extern "C" {
@@ -53,12 +60,52 @@ fn top_id(v: JsValue) -> String {
     a["answers"][0]["id"].as_str().unwrap_or_default().to_string()
 }
 
+fn log(s: &str) {
+    web_sys::console::log_1(&s.into());
+}
+
+/// Awaits one of the engine's Promises.
+async fn call(p: js_sys::Promise) -> Result<JsValue, JsValue> {
+    wasm_bindgen_futures::JsFuture::from(p).await
+}
+
+async fn engine_on(backend: &str) -> Result<HelplensEngine, JsError> {
+    let e = HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), backend.into()).await?;
+    yield_now().await;
+    e.add_image_model(IMAGE)?;
+    yield_now().await;
+    Ok(e)
+}
+
 async fn engine() -> HelplensEngine {
-    let mut e = HelplensEngine::new(TEXT, KB).unwrap_or_else(|_| panic!("engine failed to load"));
-    yield_now().await;
-    e.add_image_model(IMAGE).unwrap_or_else(|_| panic!("image model failed to load"));
-    yield_now().await;
-    e
+    engine_on("cpu").await.unwrap_or_else(|_| panic!("engine failed to load"))
+}
+
+/// The engine on WebGPU, or None with the reason printed where the browser has no adapter.
+async fn gpu_engine() -> Option<HelplensEngine> {
+    match engine_on("webgpu").await {
+        Ok(e) => {
+            let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
+            assert_eq!(info["backend"], "gpu");
+            log(&format!("WebGPU adapter: {}", info["adapter"]));
+            Some(e)
+        }
+        Err(e) => {
+            let why = JsValue::from(e).as_string().unwrap_or_else(|| "no WebGPU adapter".into());
+            log(&format!("SKIPPED: no WebGPU in this browser: {why}"));
+            None
+        }
+    }
+}
+
+async fn gpu() -> Option<Gpu> {
+    match Gpu::open().await {
+        Ok(g) => Some(g),
+        Err(e) => {
+            log(&format!("SKIPPED: no WebGPU in this browser: {e}"));
+            None
+        }
+    }
 }
 
 #[wasm_bindgen_test]
@@ -67,44 +114,109 @@ async fn answers_the_held_out_questions_in_the_browser() {
     let held: Held = toml::from_str(QUESTIONS).unwrap();
     let mut right = 0;
     for q in &held.question {
-        let got = top_id(e.ask(&q.text).unwrap_or_else(|_| panic!("ask failed for {}", q.text)));
+        let got = top_id(call(e.ask(q.text.clone())).await.unwrap_or_else(|_| panic!("ask failed for {}", q.text)));
         if got == q.expect {
             right += 1;
         } else {
-            web_sys::console::log_1(&format!("miss: {:?} → {got} (expected {})", q.text, q.expect).into());
+            log(&format!("miss: {:?} → {got} (expected {})", q.text, q.expect));
         }
         yield_now().await;
     }
     let acc = right as f32 / held.question.len() as f32;
-    web_sys::console::log_1(&format!("browser top-1: {right}/{} = {acc:.3}", held.question.len()).into());
+    log(&format!("browser top-1: {right}/{} = {acc:.3}", held.question.len()));
     assert!(acc >= 0.85, "top-1 accuracy {acc:.3} < 0.85 in the browser");
+}
+
+fn expect_photo(file: &str) -> String {
+    let held: Held = toml::from_str(PHOTOS).unwrap();
+    held.photo.iter().find(|p| p.file.ends_with(file)).map(|p| p.expect.clone()).unwrap()
 }
 
 #[wasm_bindgen_test]
 async fn answers_photos_in_the_browser() {
     let e = engine().await;
-    let held: Held = toml::from_str(PHOTOS).unwrap();
-    let expect = |file: &str| held.photo.iter().find(|p| p.file.ends_with(file)).map(|p| p.expect.clone()).unwrap();
     // Encoded bytes, decoded by the engine itself.
-    assert_eq!(top_id(e.ask_with_image_file("", ESPRESSO).unwrap_or_else(|_| panic!("photo failed"))), expect("espresso-1.jpg"));
+    let got = call(e.ask_with_image_file(String::new(), ESPRESSO.to_vec())).await.unwrap_or_else(|_| panic!("photo failed"));
+    assert_eq!(top_id(got), expect_photo("espresso-1.jpg"));
     yield_now().await;
     // RGBA pixels, as the page passes them after the browser decoded the photo.
     let img = image::load_from_memory(CAMERA).unwrap().to_rgba8();
     let (w, h) = img.dimensions();
-    assert_eq!(top_id(e.ask_with_pixels("", img.as_raw(), w, h).unwrap_or_else(|_| panic!("pixels failed"))), expect("camera-1.jpg"));
+    let got = call(e.ask_with_pixels(String::new(), img.into_raw(), w, h)).await.unwrap_or_else(|_| panic!("pixels failed"));
+    assert_eq!(top_id(got), expect_photo("camera-1.jpg"));
 }
 
 #[wasm_bindgen_test]
 async fn bad_input_is_an_error_not_a_panic() {
     let e = engine().await;
-    assert!(e.ask("  ").is_err());
-    assert!(e.ask(&"x".repeat(100_000)).is_err());
-    assert!(e.ask_with_image_file("", b"just text, renamed to .jpg").is_err());
-    assert!(e.ask_with_image_file("", &ESPRESSO[..ESPRESSO.len() / 3]).is_err());
-    assert!(e.ask_with_pixels("", &[0; 16], 8660, 5774).is_err());
-    assert!(HelplensEngine::new(&TEXT[..TEXT.len() / 2], KB).is_err());
-    assert!(HelplensEngine::new(TEXT, &KB[..KB.len() / 2]).is_err());
-    assert!(HelplensEngine::new(IMAGE, KB).is_err());
+    assert!(call(e.ask("  ".into())).await.is_err());
+    assert!(call(e.ask("x".repeat(100_000))).await.is_err());
+    assert!(call(e.ask_with_image_file(String::new(), b"just text, renamed to .jpg".to_vec())).await.is_err());
+    assert!(call(e.ask_with_image_file(String::new(), ESPRESSO[..ESPRESSO.len() / 3].to_vec())).await.is_err());
+    assert!(call(e.ask_with_pixels(String::new(), vec![0; 16], 8660, 5774)).await.is_err());
+    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into()).await.is_err());
+    assert!(HelplensEngine::create(TEXT.to_vec(), KB[..KB.len() / 2].to_vec(), "cpu".into()).await.is_err());
+    assert!(HelplensEngine::create(IMAGE.to_vec(), KB.to_vec(), "cpu".into()).await.is_err());
+    assert!(HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), "tpu".into()).await.is_err());
     // Still answers after all of that.
-    assert!(e.ask("my printer jams").is_ok());
+    assert!(call(e.ask("my printer jams".into())).await.is_ok());
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_ops_match_the_cpu() {
+    let Some(g) = gpu().await else { return };
+    log(&format!("WebGPU adapter: {} ({})", g.adapter().name, g.adapter().driver));
+    parity::every_op_matches_the_cpu(&g).await;
+    parity::shapes_are_checked_before_dispatch(&g);
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_encoders_match_the_cpu_on_the_golden_fixtures() {
+    let Some(g) = gpu().await else { return };
+    let worst = parity::minilm_matches(&g, TEXT, GOLDEN_MINILM, "int8").await;
+    log(&format!("WebGPU MiniLM int8: worst GPU/CPU cosine {worst:.6}"));
+    yield_now().await;
+    for (name, cf, cl) in parity::efficientnet_matches(&g, IMAGE, &[("coffee", COFFEE), ("chelsea", CHELSEA)], "int8").await {
+        log(&format!("WebGPU EfficientNet int8 {name}: feature cosine {cf:.6}, logits cosine {cl:.6}"));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_gives_the_same_answers_as_the_cpu() {
+    let Some(eg) = gpu_engine().await else { return };
+    let ec = engine().await;
+    // SwiftShader takes seconds per forward pass: a fixed sample here (every 8th question and
+    // one photo); tests/gpu.rs compares the whole set natively.
+    let held: Held = toml::from_str(QUESTIONS).unwrap();
+    let t0 = js_sys::Date::now();
+    let mut n = 0;
+    for q in held.question.iter().step_by(8) {
+        let (a, b) = (top_id(call(ec.ask(q.text.clone())).await.unwrap()), top_id(call(eg.ask(q.text.clone())).await.unwrap()));
+        assert_eq!(a, b, "{:?}: CPU {a} vs WebGPU {b}", q.text);
+        n += 1;
+        yield_now().await;
+    }
+    let t1 = js_sys::Date::now();
+    let a = top_id(call(ec.ask_with_image_file(String::new(), CAMERA.to_vec())).await.unwrap());
+    let b = top_id(call(eg.ask_with_image_file(String::new(), CAMERA.to_vec())).await.unwrap());
+    assert_eq!(a, b, "camera-1.jpg: CPU {a} vs WebGPU {b}");
+    log(&format!(
+        "WebGPU: {n} held-out questions ({:.0} ms each, both backends) and 1 photo ({:.0} ms) answered as on the CPU",
+        (t1 - t0) / n as f64,
+        js_sys::Date::now() - t1
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_webgpu_device_still_gets_the_answer_from_the_cpu() {
+    let Some(e) = gpu_engine().await else { return };
+    let q = "my printer keeps jamming";
+    let before = top_id(call(e.ask(q.into())).await.unwrap());
+    assert!(e.simulate_device_loss().unwrap(), "the session was on the GPU");
+    let after = top_id(call(e.ask(q.into())).await.unwrap_or_else(|_| panic!("no answer after the device loss")));
+    assert_eq!(after, before);
+    let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
+    assert_eq!(info["backend"], "cpu", "the session moved to the CPU");
+    log(&format!("after the loss: {}", info["fallback_reason"]));
+    assert!(call(e.ask_with_image_file(String::new(), CAMERA.to_vec())).await.is_ok(), "photos too, on the CPU now");
 }

@@ -23,7 +23,9 @@ worker.onmessage = ({ data }) => {
   } else if (data.type === 'ready') {
     info = data.info;
     $('kb-name').textContent = info.name;
-    $('backend').textContent = info.backend;
+    $('backend').textContent = info.backend === 'gpu' ? `WebGPU (${info.adapter})` : 'CPU (WebAssembly SIMD)';
+    $('backend').title = info.fallback_reason ? `On the CPU because: ${info.fallback_reason}` : '';
+    document.body.dataset.backend = info.backend;
     $('send').disabled = false;
     $('progress').hidden = info.photos;
     status(info.photos ? 'Ready: ask a question or add a photo.' : 'Ready for questions (photos still loading)…');
@@ -86,5 +88,7 @@ $('question').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('ask').requestSubmit(); }
 });
 
-request({ type: 'load', base: location.href, textModel: 'models/minilm-int8.gguf', imageModel: 'models/efficientnet-lite0-int8.gguf', kb: 'models/demo-kb.safetensors' })
+// ?backend=cpu|webgpu|auto (default auto) forces a backend, for testing.
+const backend = new URLSearchParams(location.search).get('backend') || 'auto';
+request({ type: 'load', base: location.href, backend, textModel: 'models/minilm-int8.gguf', imageModel: 'models/efficientnet-lite0-int8.gguf', kb: 'models/demo-kb.safetensors' })
   .catch((e) => { showError(`Could not load the assistant: ${e.message}`); status(''); });

@@ -15,24 +15,27 @@ async function bytes(url) {
 }
 
 async function time(f) {
-  f();
+  const t0 = performance.now();
+  await f();
+  const first = performance.now() - t0;
   const ms = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    f();
+    await f();
     ms.push(performance.now() - t);
     await tick();
   }
   ms.sort((a, b) => a - b);
   const q = (p) => ms[Math.round((ms.length - 1) * p)];
-  return { median: q(0.5), p95: q(0.95) };
+  return { median: q(0.5), p95: q(0.95), first };
 }
 
 async function main() {
   const t0 = performance.now();
   const wasm = await init({ module_or_path: new URL('./pkg/helplens_bg.wasm', import.meta.url) });
   const [text, image, kb] = await Promise.all([bytes('models/minilm-int8.gguf'), bytes('models/efficientnet-lite0-int8.gguf'), bytes('models/demo-kb.safetensors')]);
-  const engine = new HelplensEngine(text, kb);
+  // ?backend=cpu|webgpu|auto
+  const engine = await HelplensEngine.create(text, kb, params.get('backend') || 'cpu');
   engine.addImageModel(image);
   const loadMs = performance.now() - t0;
   const bmp = await createImageBitmap(await (await fetch(photoUrl)).blob());
@@ -41,14 +44,17 @@ async function main() {
   ctx.drawImage(bmp, 0, 0);
   const px = new Uint8Array(ctx.getImageData(0, 0, bmp.width, bmp.height).data.buffer);
   const q = 'my espresso machine is leaking water';
-  const qv = engine.embedQuestion(q);
+  const info = engine.info();
+  const qv = await engine.embedQuestion(q);
   const result = {
-    backend: engine.info().backend,
+    backend: info.backend,
+    adapter: info.adapter,
     runs,
     load_ms: loadMs,
     text_embed: await time(() => engine.embedQuestion(q)),
     image_embed: await time(() => engine.embedPixels(px, bmp.width, bmp.height)),
     kb_search: await time(() => engine.search(qv)),
+    fallback_reason: engine.info().fallback_reason,
     wasm_memory_mb: wasm.memory.buffer.byteLength / 1048576,
     js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
     model_mb: (text.length + image.length) / 1e6,

@@ -27,10 +27,12 @@ async function download(url, label) {
   return out;
 }
 
-async function load({ base, textModel, imageModel, kb }) {
+// backend: 'auto' (WebGPU on a hardware adapter that passes the engine's self-test, else the
+// CPU), 'webgpu' or 'cpu'.
+async function load({ base, textModel, imageModel, kb, backend }) {
   await init({ module_or_path: new URL('./pkg/helplens_bg.wasm', import.meta.url) });
   const [t, k] = await Promise.all([download(new URL(textModel, base), 'text model'), download(new URL(kb, base), 'knowledge base')]);
-  engine = new HelplensEngine(t, k);
+  engine = await HelplensEngine.create(t, k, backend || 'auto');
   postMessage({ type: 'ready', info: engine.info() });
   if (imageModel) {
     try {
@@ -65,21 +67,33 @@ async function decode(blob) {
 
 async function ask({ question, photo }) {
   if (!engine) throw new Error('The assistant is still loading.');
-  if (!photo) return engine.ask(question);
-  checkPhoto(new Uint8Array(await photo.arrayBuffer()));
-  const img = await decode(photo);
-  if (img) return engine.askWithPixels(question, img.pixels, img.width, img.height);
-  return engine.askWithImageFile(question, new Uint8Array(await photo.arrayBuffer()));
+  const backend = engine.info().backend;
+  let answer;
+  if (!photo) {
+    answer = await engine.ask(question);
+  } else {
+    checkPhoto(new Uint8Array(await photo.arrayBuffer()));
+    const img = await decode(photo);
+    answer = img ? await engine.askWithPixels(question, img.pixels, img.width, img.height)
+      : await engine.askWithImageFile(question, new Uint8Array(await photo.arrayBuffer()));
+  }
+  // A GPU failure moved the session to the CPU while answering: tell the page.
+  if (engine.info().backend !== backend) postMessage({ type: 'ready', info: engine.info() });
+  return answer;
 }
 
-self.onmessage = async ({ data }) => {
-  try {
-    let result;
-    if (data.type === 'load') result = await load(data);
-    else if (data.type === 'ask') result = await ask(data);
-    else throw new Error(`unknown request ${data.type}`);
-    postMessage({ id: data.id, ok: true, result });
-  } catch (e) {
-    postMessage({ id: data.id, ok: false, error: String((e && e.message) || e) });
-  }
+// One request at a time, in order: the engine refuses a call while another is running.
+let queue = Promise.resolve();
+self.onmessage = ({ data }) => {
+  queue = queue.then(async () => {
+    try {
+      let result;
+      if (data.type === 'load') result = await load(data);
+      else if (data.type === 'ask') result = await ask(data);
+      else throw new Error(`unknown request ${data.type}`);
+      postMessage({ id: data.id, ok: true, result });
+    } catch (e) {
+      postMessage({ id: data.id, ok: false, error: String((e && e.message) || e) });
+    }
+  });
 };

@@ -12,7 +12,8 @@ pub struct Adapter {
     pub backend: String,
     /// Driver and its version.
     pub driver: String,
-    /// A software implementation (lavapipe, SwiftShader, WARP).
+    /// A software implementation (lavapipe, SwiftShader, WARP): the browser's "fallback
+    /// adapter", or known by name natively.
     pub software: bool,
 }
 
@@ -33,11 +34,23 @@ pub async fn open() -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
         .request_device(&wgpu::DeviceDescriptor { label: Some("helplens"), required_limits: limits, ..Default::default() })
         .await
         .map_err(|e| Error::Gpu(format!("no device on {}: {e}", info.name)))?;
+    let software = info.device_type == wgpu::DeviceType::Cpu || is_software(&format!("{} {} {}", info.name, info.driver, info.driver_info));
     let adapter = Adapter {
-        name: info.name.clone(),
+        // Browsers may withhold the description (Chromium's SwiftShader gives none).
+        name: match (info.name.is_empty(), software) {
+            (false, _) => info.name.clone(),
+            (true, true) => "unnamed software adapter".into(),
+            (true, false) => "unnamed adapter".into(),
+        },
         backend: format!("{:?}", info.backend),
         driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
-        software: info.device_type == wgpu::DeviceType::Cpu,
+        software,
     };
     Ok((device, queue, adapter))
+}
+
+/// Software rasterisers by name, for platforms that report no device type (the browser).
+fn is_software(description: &str) -> bool {
+    let d = description.to_lowercase();
+    ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "microsoft basic render", "warp"].iter().any(|s| d.contains(s))
 }

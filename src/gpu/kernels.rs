@@ -50,7 +50,7 @@ pub struct Kernels {
 
 impl Kernels {
     /// Compiles every kernel; a shader or pipeline error names the kernel.
-    pub fn compile(device: &wgpu::Device) -> Result<Kernels> {
+    pub async fn compile(device: &wgpu::Device) -> Result<Kernels> {
         let mut pipelines = Vec::new();
         for k in Kernel::ALL {
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -66,7 +66,7 @@ impl Kernels {
                 compilation_options: Default::default(),
                 cache: None,
             });
-            if let Some(e) = pollster::block_on(scope.pop()) {
+            if let Some(e) = scope.pop().await {
                 return Err(Error::Gpu(format!("kernel {k:?} failed to compile: {e}")));
             }
             pipelines.push(pipeline);

@@ -91,14 +91,16 @@ fn shape_err(op: &'static str, detail: String) -> Error {
 }
 
 impl Gpu {
-    /// Opens the first adapter wgpu offers (blocking; native only), compiles the kernels and
-    /// runs a self-test against the CPU. An error says why no GPU backend is available.
+    /// [`Gpu::open`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Gpu> {
-        let (device, queue, adapter) = pollster::block_on(context::open())?;
-        Gpu::from_device(device, queue, adapter)
+        pollster::block_on(Gpu::open())
     }
 
-    fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter: Adapter) -> Result<Gpu> {
+    /// Opens the adapter wgpu prefers (the browser's WebGPU on wasm32), compiles the kernels
+    /// and runs a self-test against the CPU. An error says why no GPU backend is available.
+    pub async fn open() -> Result<Gpu> {
+        let (device, queue, adapter) = context::open().await?;
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         device.set_device_lost_callback(move |_, _| flag.store(true, Ordering::SeqCst));
@@ -109,9 +111,9 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
         }));
-        let kernels = Kernels::compile(&device)?;
+        let kernels = Kernels::compile(&device).await?;
         let gpu = Gpu { device, queue, adapter, kernels, encoder: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error };
-        gpu.self_test()?;
+        gpu.self_test().await?;
         Ok(gpu)
     }
 
@@ -137,7 +139,7 @@ impl Gpu {
     }
 
     /// A 70×50 · 50×40 int8 matmul with GELU, compared with the CPU backend.
-    fn self_test(&self) -> Result<()> {
+    async fn self_test(&self) -> Result<()> {
         let (m, k, n) = (7usize, 50usize, 40usize);
         let x: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 53 % 89) as f32 - 44.0) / 44.0).collect();
@@ -145,7 +147,7 @@ impl Gpu {
         let cpu = crate::cpu::Cpu;
         let qt = || crate::weights::quant::quantize_matrix(&w, n, k, crate::weights::quant::Precision::Int8);
         let want = cpu.read(&cpu.linear(&cpu.tensor(&x, &[m, k])?, &cpu.matrix(qt()?, &b, n, k, true)?, Activation::Gelu)?)?;
-        let got = self.read(&self.linear(&self.tensor(&x, &[m, k])?, &self.matrix(qt()?, &b, n, k, false)?, Activation::Gelu)?)?;
+        let got = self.read_async(&self.linear(&self.tensor(&x, &[m, k])?, &self.matrix(qt()?, &b, n, k, false)?, Activation::Gelu)?).await?;
         let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         if got.len() != want.len() || !(worst < 1e-3) {
             return Err(Error::Gpu(format!("self-test failed on {}: max error {worst}", self.adapter.name)));
@@ -250,34 +252,47 @@ impl Backend for Gpu {
         Ok(t)
     }
 
+    /// Natively: submits, waits for the device and maps the result. In the browser a map
+    /// completes only once control returns to the event loop: use `read_async` there.
     fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            crate::tensor::now(self.read_async(t))
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = t;
+            Err(Error::Gpu("WebGPU results can only be read asynchronously".into()))
+        }
+    }
+
+    /// Submits the recorded work with a copy of `t` into a mappable buffer and maps it.
+    /// Natively the device is polled to completion first, so the future is ready at once.
+    async fn read_async(&self, t: &GpuTensor) -> Result<Vec<f32>> {
         self.check_alive()?;
-        let bytes = (t.len() * 4) as u64;
+        let bytes = (t.len() * 4).max(4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: bytes.max(4),
+            size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut enc = self.encoder.borrow_mut().take().unwrap_or_else(|| self.device.create_command_encoder(&Default::default()));
-        enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, 0, bytes.max(4));
+        enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, 0, bytes);
         self.queue.submit([enc.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map_err(|e| {
-            if self.is_lost() {
-                Error::GpuLost
-            } else {
-                Error::Gpu(format!("waiting for the device: {e}"))
-            }
-        })?;
-        match rx.recv() {
+        let failed = |what: String| if self.is_lost() { Error::GpuLost } else { Error::Gpu(what) };
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map_err(|e| failed(format!("waiting for the device: {e}")))?;
+        match rx.await {
             Ok(Ok(())) => {}
-            _ => return Err(if self.is_lost() { Error::GpuLost } else { Error::Gpu("reading a result back failed".into()) }),
+            Ok(Err(e)) => return Err(failed(format!("reading a result back: {e}"))),
+            Err(_) => return Err(failed("reading a result back: the map request was dropped".into())),
         }
-        let view = staging.slice(..).get_mapped_range().map_err(|e| Error::Gpu(format!("mapping a result: {e}")))?;
+        let view = staging.slice(..).get_mapped_range().map_err(|e| failed(format!("mapping a result: {e}")))?;
         let out = bytemuck::cast_slice::<u8, f32>(&view)[..t.len()].to_vec();
         drop(view);
         staging.unmap();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::text::TextInput;
-use crate::tensor::{l2_normalize, Activation, Backend};
+use crate::tensor::{l2_normalize, now, Activation, Backend};
 use crate::weights::quant::{dequantize_matrix, gather_rows};
 use crate::weights::ModelFile;
 
@@ -101,12 +101,26 @@ impl<B: Backend> Bert<B> {
 
     /// The L2-normalised sentence vector `[hidden]` of a question (`query`) or a KB text.
     pub fn embed(&self, backend: &B, text: &str, query: bool) -> Result<Vec<f32>> {
+        now(self.embed_async(backend, text, query))
+    }
+
+    /// [`Bert::embed`] for backends that read results back asynchronously.
+    pub async fn embed_async(&self, backend: &B, text: &str, query: bool) -> Result<Vec<f32>> {
         let ids = self.tokenize(text, query)?;
-        self.embed_ids(backend, &ids)
+        let mut v = backend.read_async(&self.encode(backend, &ids)?).await?;
+        l2_normalize(&mut v);
+        Ok(v)
     }
 
     /// Sentence vector of already tokenized ids.
     pub fn embed_ids(&self, backend: &B, ids: &[u32]) -> Result<Vec<f32>> {
+        let mut v = backend.read(&self.encode(backend, ids)?)?;
+        l2_normalize(&mut v);
+        Ok(v)
+    }
+
+    /// Records the encoder on `backend`: the mean-pooled token states `[1, hidden]`.
+    fn encode(&self, backend: &B, ids: &[u32]) -> Result<B::Tensor> {
         let (t, h) = (ids.len(), self.config.hidden);
         if t == 0 || t > self.config.max_positions {
             return Err(Error::Tokenizer(format!("{t} tokens (1 to {} allowed)", self.config.max_positions)));
@@ -128,8 +142,6 @@ impl<B: Backend> Bert<B> {
             let f = backend.linear(&f, &l.down, Activation::None)?;
             x = backend.layer_norm(&backend.add(&x, &f)?, &l.ln2.0, &l.ln2.1, eps)?;
         }
-        let mut v = backend.read(&backend.mean_rows(&x)?)?;
-        l2_normalize(&mut v);
-        Ok(v)
+        backend.mean_rows(&x)
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::image::Preprocess;
-use crate::tensor::{Activation, Backend};
+use crate::tensor::{now, Activation, Backend};
 use crate::weights::quant::dequantize_matrix;
 use crate::weights::ModelFile;
 
@@ -115,6 +115,17 @@ impl<B: Backend> EfficientNet<B> {
 
     /// Runs the encoder on preprocessed pixels `[crop, crop, 3]`.
     pub fn forward(&self, backend: &B, pixels: &[f32]) -> Result<ImageOutput> {
+        now(self.forward_async(backend, pixels))
+    }
+
+    /// [`EfficientNet::forward`] for backends that read results back asynchronously.
+    pub async fn forward_async(&self, backend: &B, pixels: &[f32]) -> Result<ImageOutput> {
+        let (pooled, logits) = self.encode(backend, pixels)?;
+        Ok(ImageOutput { feature: backend.read_async(&pooled).await?, logits: backend.read_async(&logits).await? })
+    }
+
+    /// Records the encoder on `backend`: pooled feature `[1, feature_dim]` and logits `[1, classes]`.
+    fn encode(&self, backend: &B, pixels: &[f32]) -> Result<(B::Tensor, B::Tensor)> {
         let s = self.config.preprocess.crop as usize;
         if pixels.len() != s * s * 3 {
             return Err(Error::Shape { op: "efficientnet", detail: format!("{} pixel values for {s}x{s}x3", pixels.len()) });
@@ -141,7 +152,7 @@ impl<B: Backend> EfficientNet<B> {
         let x = backend.linear(&backend.reshape(&x, &[h * w, last])?, &self.head, Activation::Relu6)?;
         let pooled = backend.mean_rows(&x)?; // [1, feature_dim]
         let logits = backend.linear(&pooled, &self.fc, Activation::None)?;
-        Ok(ImageOutput { feature: backend.read(&pooled)?, logits: backend.read(&logits)? })
+        Ok((pooled, logits))
     }
 }
 

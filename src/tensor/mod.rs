@@ -6,7 +6,11 @@
 
 use candle_core::quantized::QTensor;
 
-use crate::error::Result;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
 
 /// Activation fused into an op's epilogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,11 @@ pub trait Backend {
     fn tensor(&self, data: &[f32], shape: &[usize]) -> Result<Self::Tensor>;
     /// Reads a tensor back to the host (row-major).
     fn read(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
+    /// Reads a tensor back without blocking: the browser's WebGPU maps a buffer only after
+    /// control returns to the event loop. Backends that read synchronously need not override it.
+    fn read_async(&self, t: &Self::Tensor) -> impl Future<Output = Result<Vec<f32>>> {
+        std::future::ready(self.read(t))
+    }
     /// The shape of a tensor.
     fn dims(&self, t: &Self::Tensor) -> Vec<usize>;
     /// Prepares a weight matrix stored as `[out, in]` (f32 or Q8_0 with rows padded to 32).
@@ -87,5 +96,14 @@ mod tests {
         assert_eq!(super::tf_same(224, 3, 2), (112, 0));
         assert_eq!(super::tf_same(112, 5, 2), (56, 1));
         assert_eq!(super::tf_same(14, 5, 1), (14, 2));
+    }
+}
+
+/// Runs a future that needs no waiting, as every backend's but the browser WebGPU's are: the
+/// synchronous API is the asynchronous one polled once, so there is one code path.
+pub fn now<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(Error::Gpu("this backend answers asynchronously: use the async API".into())),
     }
 }

@@ -1,6 +1,8 @@
 //! `helplens`: the native CLI. Converts the upstream checkpoints, builds KB files, answers
 //! questions and measures speed.
 
+mod kernel_bench;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -83,11 +85,11 @@ enum Command {
     },
     /// Time text embedding, image embedding and KB search; report peak memory.
     Bench {
-        #[arg(long)]
-        kb: PathBuf,
+        #[arg(long, required_unless_present = "kernels")]
+        kb: Option<PathBuf>,
         /// A photo to embed.
-        #[arg(long)]
-        image: PathBuf,
+        #[arg(long, required_unless_present = "kernels")]
+        image: Option<PathBuf>,
         #[arg(long, default_value_t = 20)]
         runs: usize,
         #[arg(long, default_value = DEFAULT_TEXT)]
@@ -97,6 +99,15 @@ enum Command {
         /// Backends to time side by side (gpu is skipped, with the reason, where none opens).
         #[arg(long, value_delimiter = ',', default_value = "cpu,gpu")]
         backends: Vec<String>,
+        /// Time each big GPU kernel alone instead (GFLOP/s, GB/s, share of the peak).
+        #[arg(long)]
+        kernels: bool,
+        /// The GPU's peak FP32 GFLOP/s, where the adapter is not one helplens knows.
+        #[arg(long, requires = "peak_gbps")]
+        peak_gflops: Option<f64>,
+        /// The GPU's peak memory bandwidth in GB/s.
+        #[arg(long, requires = "peak_gflops")]
+        peak_gbps: Option<f64>,
     },
 }
 
@@ -307,6 +318,10 @@ fn main() -> Result<()> {
         Command::Ask { kb, image, json, text_model, image_model, backend, question } => {
             ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, backend, &question)
         }
-        Command::Bench { kb, image, runs, text_model, image_model, backends } => bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends),
+        Command::Bench { kernels: true, peak_gflops, peak_gbps, .. } => kernel_bench::run(peak_gflops.zip(peak_gbps)),
+        Command::Bench { kb: Some(kb), image: Some(image), runs, text_model, image_model, backends, .. } => {
+            bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends)
+        }
+        Command::Bench { .. } => bail!("bench needs --kb and --image (or --kernels)"),
     }
 }

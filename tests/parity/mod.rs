@@ -1,0 +1,171 @@
+//! GPU-against-CPU checks shared by the native tests (`gpu.rs`, on lavapipe or a real GPU)
+//! and the browser tests (`web.rs`, on Chromium's WebGPU). Everything reads results through
+//! `read_async`, the only way the browser can.
+
+#![allow(dead_code)] // each test crate uses part of it
+
+use helplens::cpu::Cpu;
+use helplens::gpu::Gpu;
+use helplens::input::image::{decode, preprocess};
+use helplens::models::bert::Bert;
+use helplens::models::efficientnet::EfficientNet;
+use helplens::tensor::{Activation, Backend};
+use helplens::weights::quant::{quantize_matrix, Precision};
+use helplens::weights::ModelFile;
+
+/// Deterministic values in [-1, 1).
+pub fn seeded(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Fails naming the first index where |got − want| > atol + rtol·|want|.
+pub fn assert_close(op: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{op}: {} values, expected {}", got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= atol + rtol * w.abs(), "{op}: index {i}: computed {g}, expected {w} (atol {atol}, rtol {rtol})");
+    }
+}
+
+/// Reads a tensor an op produced.
+async fn out<B: Backend>(b: &B, t: helplens::Result<B::Tensor>) -> Vec<f32> {
+    b.read_async(&t.unwrap()).await.unwrap()
+}
+
+/// Every op of the backend against the CPU's on seeded inputs, each with its tolerance.
+pub async fn every_op_matches_the_cpu(g: &Gpu) {
+    let c = &Cpu;
+
+    // linear, int8 weights (k not a multiple of 32: padded rows; few rows and many: both
+    // kernels), with each activation; the CPU oracle multiplies the same weights in f32.
+    let cases = [
+        (5, 100, 70, Activation::Gelu, 1),
+        (130, 64, 48, Activation::Relu6, 2),
+        (1, 384, 384, Activation::None, 3),
+        (70, 27, 32, Activation::Relu6, 4),
+        (7, 27, 40, Activation::Relu6, 5),
+        (32, 384, 96, Activation::Gelu, 6),
+        (33, 96, 64, Activation::None, 7),
+    ];
+    for (m, k, n, act, seed) in cases {
+        let x = seeded(m * k, seed);
+        let w = seeded(n * k, seed + 100);
+        let b = seeded(n, seed + 200);
+        for precision in [Precision::Int8, Precision::F32] {
+            let q = || quantize_matrix(&w, n, k, precision).unwrap();
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), act)).await;
+            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), act)).await;
+            assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {act:?}"), &got, &want, 1e-4, 1e-4);
+        }
+    }
+
+    let x = seeded(6 * 50, 7);
+    let y = seeded(6 * 50, 8);
+    let want = out(c, c.add(&c.tensor(&x, &[6, 50]).unwrap(), &c.tensor(&y, &[6, 50]).unwrap())).await;
+    let got = out(g, g.add(&g.tensor(&x, &[6, 50]).unwrap(), &g.tensor(&y, &[6, 50]).unwrap())).await;
+    assert_close("add", &got, &want, 0.0, 0.0);
+
+    for (rows, ch) in [(9, 384), (3, 1000)] {
+        let x: Vec<f32> = seeded(rows * ch, 9).iter().map(|v| v * 3.0 + 0.5).collect();
+        let (gamma, beta) = (seeded(ch, 10), seeded(ch, 11));
+        let want = out(c, c.layer_norm(&c.tensor(&x, &[rows, ch]).unwrap(), &c.vector(&gamma).unwrap(), &c.vector(&beta).unwrap(), 1e-12)).await;
+        let got = out(g, g.layer_norm(&g.tensor(&x, &[rows, ch]).unwrap(), &g.vector(&gamma).unwrap(), &g.vector(&beta).unwrap(), 1e-12)).await;
+        assert_close(&format!("layer_norm [{rows},{ch}]"), &got, &want, 1e-5, 1e-4);
+    }
+
+    for (t, heads, d) in [(7, 12, 32), (130, 4, 16), (1, 2, 8)] {
+        let qkv: Vec<f32> = seeded(t * 3 * heads * d, 12).iter().map(|v| v * 2.0).collect();
+        let want = out(c, c.attention(&c.tensor(&qkv, &[t, 3 * heads * d]).unwrap(), heads)).await;
+        let got = out(g, g.attention(&g.tensor(&qkv, &[t, 3 * heads * d]).unwrap(), heads)).await;
+        assert_close(&format!("attention t={t} heads={heads} d={d}"), &got, &want, 1e-5, 1e-4);
+    }
+
+    let dw_cases = [
+        (9, 7, 5, 3, 1, Activation::Relu6),
+        (16, 15, 24, 5, 2, Activation::None),
+        (8, 8, 16, 3, 2, Activation::Relu6),
+        (7, 7, 3, 5, 1, Activation::Gelu),
+    ];
+    for (h, w, ch, k, stride, act) in dw_cases {
+        let x = seeded(h * w * ch, 13);
+        let (wk, b) = (seeded(k * k * ch, 14), seeded(ch, 15));
+        let want = out(c, c.depthwise_conv(&c.tensor(&x, &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, act)).await;
+        let got = out(g, g.depthwise_conv(&g.tensor(&x, &[h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), k, stride, act)).await;
+        assert_close(&format!("depthwise {h}x{w}x{ch} k={k} s={stride} {act:?}"), &got, &want, 1e-5, 1e-5);
+    }
+
+    for (h, w, ch, k, stride) in [(9, 8, 3, 3, 2), (5, 6, 4, 3, 1)] {
+        let x = seeded(h * w * ch, 16);
+        let want = out(c, c.im2col(&c.tensor(&x, &[h, w, ch]).unwrap(), k, stride)).await;
+        let got = out(g, g.im2col(&g.tensor(&x, &[h, w, ch]).unwrap(), k, stride)).await;
+        assert_close(&format!("im2col {h}x{w}x{ch} k={k} s={stride}"), &got, &want, 0.0, 0.0);
+    }
+
+    let x = seeded(49 * 1280, 17);
+    let want = out(c, c.mean_rows(&c.tensor(&x, &[49, 1280]).unwrap())).await;
+    let got = out(g, g.mean_rows(&g.tensor(&x, &[49, 1280]).unwrap())).await;
+    assert_close("mean_rows [49,1280]", &got, &want, 1e-6, 1e-5);
+
+    let r = g.reshape(&g.tensor(&x, &[49, 1280]).unwrap(), &[7, 7, 1280]).unwrap();
+    assert_eq!(g.dims(&r), vec![7, 7, 1280]);
+    assert_eq!(out(g, Ok(r)).await, x);
+}
+
+/// Shape errors come back before anything is dispatched.
+pub fn shapes_are_checked_before_dispatch(g: &Gpu) {
+    let t = |shape: &[usize]| g.tensor(&vec![0.0; shape.iter().product()], shape).unwrap();
+    let m = g.matrix(quantize_matrix(&seeded(8 * 64, 1), 8, 64, Precision::Int8).unwrap(), &[0.0; 8], 8, 64, false).unwrap();
+    assert!(g.linear(&t(&[2, 63]), &m, Activation::None).is_err());
+    assert!(g.add(&t(&[2, 3]), &t(&[3, 2])).is_err());
+    assert!(g.attention(&t(&[600, 3 * 64]), 2).is_err(), "more tokens than the kernel holds");
+    assert!(g.attention(&t(&[4, 3 * 64 + 1]), 2).is_err());
+    assert!(g.depthwise_conv(&t(&[4, 4, 3]), &t(&[8]), &t(&[3]), 3, 1, Activation::None).is_err());
+    assert!(g.reshape(&t(&[4, 4]), &[5, 3]).is_err());
+    assert!(g.tensor(&[1.0, 2.0], &[3]).is_err());
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+/// MiniLM on the GPU against the CPU on the golden sentences: the worst cosine, which must be
+/// ≥ 0.999.
+pub async fn minilm_matches(g: &Gpu, model: &[u8], golden_json: &str, label: &str) -> f32 {
+    let golden: serde_json::Value = serde_json::from_str(golden_json).unwrap();
+    let mc = Bert::load(&Cpu, ModelFile::from_bytes(model).unwrap()).unwrap();
+    let mg = Bert::load(g, ModelFile::from_bytes(model).unwrap()).unwrap();
+    let mut worst = 1f32;
+    for s in golden["sentences"].as_array().unwrap() {
+        let text = s["text"].as_str().unwrap();
+        let (a, b) = (mg.embed_async(g, text, false).await.unwrap(), mc.embed(&Cpu, text, false).unwrap());
+        worst = worst.min(cosine(&a, &b));
+    }
+    assert!(worst >= 0.999, "MiniLM {label}: GPU/CPU cosine {worst}");
+    worst
+}
+
+/// EfficientNet on the GPU against the CPU on golden pictures: feature and logits cosine
+/// ≥ 0.999 and the same top-1 class. Returns (name, feature cosine, logits cosine) per picture.
+pub async fn efficientnet_matches(g: &Gpu, model: &[u8], pictures: &[(&str, &[u8])], label: &str) -> Vec<(String, f32, f32)> {
+    let ec = EfficientNet::load(&Cpu, ModelFile::from_bytes(model).unwrap()).unwrap();
+    let eg = EfficientNet::load(g, ModelFile::from_bytes(model).unwrap()).unwrap();
+    let mut report = Vec::new();
+    for (name, bytes) in pictures {
+        let pixels = preprocess(&decode(bytes).unwrap(), &ec.config.preprocess).unwrap();
+        let (oc, og) = (ec.forward(&Cpu, &pixels).unwrap(), eg.forward_async(g, &pixels).await.unwrap());
+        let (cf, cl) = (cosine(&og.feature, &oc.feature), cosine(&og.logits, &oc.logits));
+        let top = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        assert!(cf >= 0.999 && cl >= 0.999, "EfficientNet {label} {name}: feature {cf}, logits {cl}");
+        assert_eq!(top(&og.logits), top(&oc.logits), "EfficientNet {label} {name}: top-1 class differs");
+        report.push((name.to_string(), cf, cl));
+    }
+    report
+}

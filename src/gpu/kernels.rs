@@ -17,29 +17,30 @@ pub enum Kernel {
 }
 
 const ACT: &str = include_str!("kernels/act.wgsl");
+const TILE64: &str = include_str!("kernels/tile64.wgsl");
 
 impl Kernel {
     const ALL: [Kernel; 9] =
         [Kernel::LinearQ8, Kernel::LinearQ8Rows, Kernel::LinearF32, Kernel::Add, Kernel::LayerNorm, Kernel::Attention, Kernel::Depthwise, Kernel::Im2col, Kernel::MeanRows];
 
-    /// The kernel's WGSL, with the shared activation functions where it fuses one.
+    /// The kernel's WGSL, with the shared pieces it uses prepended: the activation functions
+    /// where it fuses one, the 64×64 tiling for the tiled matmuls.
     fn source(self) -> String {
-        let (src, with_act) = match self {
-            Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), true),
-            Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), true),
-            Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), true),
-            Kernel::Add => (include_str!("kernels/add.wgsl"), false),
-            Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), false),
-            Kernel::Attention => (include_str!("kernels/attention.wgsl"), false),
-            Kernel::Depthwise => (include_str!("kernels/depthwise.wgsl"), true),
-            Kernel::Im2col => (include_str!("kernels/im2col.wgsl"), false),
-            Kernel::MeanRows => (include_str!("kernels/mean_rows.wgsl"), false),
+        let (src, parts): (&str, &[&str]) = match self {
+            Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[ACT, TILE64]),
+            Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT]),
+            Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[ACT, TILE64]),
+            Kernel::Add => (include_str!("kernels/add.wgsl"), &[]),
+            Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[]),
+            Kernel::Attention => (include_str!("kernels/attention.wgsl"), &[]),
+            Kernel::Depthwise => (include_str!("kernels/depthwise.wgsl"), &[ACT]),
+            Kernel::Im2col => (include_str!("kernels/im2col.wgsl"), &[]),
+            Kernel::MeanRows => (include_str!("kernels/mean_rows.wgsl"), &[]),
         };
-        if with_act {
-            format!("{ACT}\n{src}")
-        } else {
-            src.to_string()
-        }
+        let mut out = parts.join("\n");
+        out.push('\n');
+        out.push_str(src);
+        out
     }
 }
 

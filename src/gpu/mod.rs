@@ -1,11 +1,12 @@
 //! The GPU backend on wgpu: the same [`Backend`] interface as the CPU, with every op a WGSL
-//! compute kernel (`kernels/`, one file per op). Natively it runs on Vulkan, Metal or DX12
-//! (lavapipe in tests); the browser build (WebGPU) is the next step.
+//! compute kernel (`kernels/`, one file per op). The same code runs on the browser's WebGPU
+//! (wasm32) and natively on Vulkan, Metal or DX12 (lavapipe in tests).
 //!
 //! - Weights are uploaded once when a model loads; Q8_0 matrices stay int8 on the device and are
 //!   dequantized inside the matmul kernel.
-//! - Ops only record work: every kernel of a forward pass goes into one command encoder, and
-//!   nothing comes back to the CPU until [`Backend::read`] submits it and maps the result.
+//! - Ops only record work: every kernel of a forward pass goes into one compute pass of one
+//!   command encoder, and nothing comes back to the CPU until [`Backend::read_async`] (or
+//!   `read`, natively) submits it and maps the result.
 //! - Intermediate buffers come from a pool keyed by size and return to it when their tensor is
 //!   dropped, so a second forward pass allocates nothing. Reusing a buffer inside one command
 //!   buffer is safe: WebGPU orders dispatches that touch the same buffer.
@@ -37,7 +38,9 @@ pub struct Gpu {
     queue: wgpu::Queue,
     adapter: Adapter,
     kernels: Kernels,
-    encoder: RefCell<Option<wgpu::CommandEncoder>>,
+    /// The open command encoder and its one compute pass, which every dispatch of a forward
+    /// pass goes into (dispatches inside a pass are ordered by their buffer use).
+    recording: RefCell<Option<(wgpu::CommandEncoder, wgpu::ComputePass<'static>)>>,
     pool: Rc<RefCell<Pool>>,
     lost: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
@@ -112,7 +115,7 @@ impl Gpu {
             slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
         }));
         let kernels = Kernels::compile(&device).await?;
-        let gpu = Gpu { device, queue, adapter, kernels, encoder: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error };
+        let gpu = Gpu { device, queue, adapter, kernels, recording: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error };
         gpu.self_test().await?;
         Ok(gpu)
     }
@@ -203,9 +206,12 @@ impl Gpu {
             buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
         entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: uniform.as_entire_binding() });
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipeline.get_bind_group_layout(0), entries: &entries });
-        let mut slot = self.encoder.borrow_mut();
-        let enc = slot.get_or_insert_with(|| self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") }));
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        let mut slot = self.recording.borrow_mut();
+        let (_, pass) = slot.get_or_insert_with(|| {
+            let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+            let pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None }).forget_lifetime();
+            (enc, pass)
+        });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind, &[]);
         pass.dispatch_workgroups(groups.0, groups.1, 1);
@@ -223,9 +229,17 @@ impl Gpu {
         }
     }
 
+    /// Ends the open compute pass and hands over its encoder (None when nothing is recorded).
+    fn take_encoder(&self) -> Option<wgpu::CommandEncoder> {
+        self.recording.borrow_mut().take().map(|(enc, pass)| {
+            drop(pass);
+            enc
+        })
+    }
+
     /// Submits what was recorded so far (without waiting).
     pub fn flush(&self) {
-        if let Some(enc) = self.encoder.borrow_mut().take() {
+        if let Some(enc) = self.take_encoder() {
             self.queue.submit([enc.finish()]);
         }
     }
@@ -277,7 +291,7 @@ impl Backend for Gpu {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.encoder.borrow_mut().take().unwrap_or_else(|| self.device.create_command_encoder(&Default::default()));
+        let mut enc = self.take_encoder().unwrap_or_else(|| self.device.create_command_encoder(&Default::default()));
         enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, 0, bytes);
         self.queue.submit([enc.finish()]);
         let (tx, rx) = futures_channel::oneshot::channel();

@@ -65,6 +65,23 @@ fn gpu_failure(e: &Error) -> bool {
     matches!(e, Error::Gpu(_) | Error::GpuLost)
 }
 
+/// Evaluates `$call` with `$e` bound to the active engine; where the GPU engine fails with a
+/// GPU error, the session falls back to the CPU and `$call` runs again there.
+macro_rules! with_fallback {
+    ($session:ident, $e:ident => $call:expr) => {{
+        if let Active::Gpu($e) = &$session.active {
+            match $call {
+                Err(err) if gpu_failure(&err) => $session.fall_back(err)?,
+                other => return other,
+            }
+        }
+        match &$session.active {
+            Active::Cpu($e) => $call,
+            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
+        }
+    }};
+}
+
 impl Session {
     /// [`Session::open`], blocking (native only).
     #[cfg(not(target_arch = "wasm32"))]
@@ -166,43 +183,16 @@ impl Session {
     /// Answers on the current backend; a GPU failure moves the session to the CPU and the
     /// question is answered there.
     pub async fn ask_async(&mut self, question: &str, photo: Option<Photo<'_>>) -> Result<Answer> {
-        if let Active::Gpu(e) = &self.active {
-            match e.ask_async(question, photo).await {
-                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
-                other => return other,
-            }
-        }
-        match &self.active {
-            Active::Cpu(e) => e.ask_async(question, photo).await,
-            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
-        }
+        with_fallback!(self, e => e.ask_async(question, photo).await)
     }
 
     /// The sentence vector of a question (benchmarks), with the same fallback as `ask`.
     pub async fn embed_question(&mut self, text: &str) -> Result<Vec<f32>> {
-        if let Active::Gpu(e) = &self.active {
-            match e.embed_question_async(text).await {
-                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
-                other => return other,
-            }
-        }
-        match &self.active {
-            Active::Cpu(e) => e.embed_question_async(text).await,
-            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
-        }
+        with_fallback!(self, e => e.embed_question_async(text).await)
     }
 
     /// The visual feature of a photo (benchmarks), with the same fallback as `ask`.
     pub async fn embed_photo(&mut self, photo: Photo<'_>) -> Result<Vec<f32>> {
-        if let Active::Gpu(e) = &self.active {
-            match e.embed_photo_async(photo).await {
-                Err(err) if gpu_failure(&err) => self.fall_back(err)?,
-                other => return other.map(|o| o.feature),
-            }
-        }
-        match &self.active {
-            Active::Cpu(e) => Ok(e.embed_photo_async(photo).await?.feature),
-            Active::Gpu(_) => unreachable!("the session moved to the CPU above"),
-        }
+        with_fallback!(self, e => e.embed_photo_async(photo).await.map(|o| o.feature))
     }
 }

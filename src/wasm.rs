@@ -55,7 +55,16 @@ pub struct HelplensEngine {
 /// The session, or a clear error where a call is still running (JavaScript must await each
 /// call before the next; the worker queues them).
 fn session(s: &Rc<RefCell<Session>>) -> Result<std::cell::RefMut<'_, Session>, JsError> {
-    s.try_borrow_mut().map_err(|_| JsError::new("the engine is busy with the previous request"))
+    s.try_borrow_mut().map_err(|_| busy())
+}
+
+/// The session for reading only (info, search), with the same error while a call runs.
+fn session_ref(s: &Rc<RefCell<Session>>) -> Result<std::cell::Ref<'_, Session>, JsError> {
+    s.try_borrow().map_err(|_| busy())
+}
+
+fn busy() -> JsError {
+    JsError::new("the engine is busy with the previous request")
 }
 
 #[wasm_bindgen]
@@ -77,7 +86,7 @@ impl HelplensEngine {
 
     /// KB name, contact, suggestions, articles, backend.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let s = self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy with the previous request"))?;
+        let s = session_ref(&self.inner)?;
         let m = &s.kb().meta;
         to_js(&Info {
             name: &m.name,
@@ -116,7 +125,7 @@ impl HelplensEngine {
 
     /// Ranks the KB for an already computed question vector (search alone, e.g. for timing).
     pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsError> {
-        let s = self.inner.try_borrow().map_err(|_| JsError::new("the engine is busy with the previous request"))?;
+        let s = session_ref(&self.inner)?;
         to_js(&crate::kb::answer::rank(s.kb(), Some(question_vector), None))
     }
 

@@ -3,12 +3,13 @@
 use crate::error::{Error, Result};
 use crate::input::image::{self, preprocess, preprocess_rgba};
 use crate::input::text::check_question;
-use crate::kb::answer::{rank, PhotoEvidence};
+use crate::kb::answer::{rank, PhotoScores};
+use crate::kb::format::I8Rows;
 use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
-use crate::models::conse;
-use crate::models::efficientnet::{softmax, top_k, EfficientNet, ImageOutput};
-use crate::tensor::{l2_normalize, now, Backend};
+use crate::models::conse::TOP_T;
+use crate::models::efficientnet::{EfficientNet, ImageOutput};
+use crate::tensor::{now, top_k, Backend};
 use crate::weights::gguf::short;
 use crate::weights::ModelFile;
 
@@ -30,6 +31,19 @@ pub struct Engine<B: Backend> {
     text: Bert<B>,
     image: Option<EfficientNet<B>>,
     kb: Kb,
+    /// The KB's vectors on the backend, for the search and ConSE.
+    rows: KbRows<B>,
+}
+
+/// The KB's int8 vectors, uploaded once.
+struct KbRows<B: Backend> {
+    units: B::Rows,
+    labels: B::Rows,
+    photos: B::Rows,
+}
+
+fn upload<B: Backend>(backend: &B, r: &I8Rows) -> Result<B::Rows> {
+    backend.rows(&r.data, &r.scale, r.dim)
 }
 
 fn check_fingerprint(role: &'static str, expected: Option<&str>, found: &str) -> Result<()> {
@@ -46,7 +60,8 @@ impl<B: Backend> Engine<B> {
         let text = Bert::load(&backend, ModelFile::from_bytes(text_model)?)?;
         let kb = Kb::from_bytes(kb, text.config.hidden)?;
         check_fingerprint("text", Some(&kb.meta.text_model), &text.fingerprint)?;
-        Ok(Engine { backend, text, image: None, kb })
+        let rows = KbRows { units: upload(&backend, &kb.units)?, labels: upload(&backend, &kb.labels)?, photos: upload(&backend, &kb.photos)? };
+        Ok(Engine { backend, text, image: None, kb, rows })
     }
 
     /// Loads (or replaces) the image model.
@@ -98,11 +113,6 @@ impl<B: Backend> Engine<B> {
         now(self.ask_async(question, photo))
     }
 
-    /// Embeds a photo into both spaces: ConSE (KB text) and visual features (KB photos).
-    pub fn photo_evidence(&self, photo: Photo) -> Result<PhotoEvidence> {
-        now(self.photo_evidence_async(photo))
-    }
-
     // The asynchronous forms below are the implementation; the synchronous ones above poll
     // them once (see `tensor::now`). Only the browser's WebGPU backend ever has to wait.
 
@@ -113,40 +123,56 @@ impl<B: Backend> Engine<B> {
 
     /// [`Engine::embed_photo`], asynchronously.
     pub async fn embed_photo_async(&self, photo: Photo<'_>) -> Result<ImageOutput> {
+        let (model, pixels) = self.pixels(photo)?;
+        model.forward_async(&self.backend, &pixels).await
+    }
+
+    /// The image model and a photo preprocessed for it.
+    fn pixels(&self, photo: Photo) -> Result<(&EfficientNet<B>, Vec<f32>)> {
         let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
         let p = &model.config.preprocess;
         let pixels = match photo {
             Photo::Encoded(bytes) => preprocess(&image::decode(bytes)?, p)?,
             Photo::Rgba { data, width, height } => preprocess_rgba(data, width, height, p)?,
         };
-        model.forward_async(&self.backend, &pixels).await
+        Ok((model, pixels))
     }
 
-    /// [`Engine::ask`], asynchronously.
+    /// [`Engine::ask`], asynchronously. Everything up to the KB scores runs on the backend:
+    /// the encoders, L2 norms, softmax, ConSE and the int8 search; one read brings back the
+    /// scores (and a photo's class probabilities), and the host ranks articles.
     pub async fn ask_async(&self, question: &str, photo: Option<Photo<'_>>) -> Result<Answer> {
         let q = check_question(question)?;
         if q.is_none() && photo.is_none() {
             return Err(Error::EmptyQuestion);
         }
-        let qv = match q {
-            Some(q) => Some(self.embed_question_async(q).await?),
+        let b = &self.backend;
+        let mut reads = Vec::new();
+        if let Some(q) = q {
+            reads.push(b.scores(&self.rows.units, &self.text.encode_text(b, q, true)?)?);
+        }
+        let model = match photo {
+            Some(p) => {
+                let (model, pixels) = self.pixels(p)?;
+                let (pooled, logits) = model.encode(b, &[&pixels])?;
+                let probs = b.softmax(&logits)?;
+                let conse = b.l2_normalize(&b.conse(&probs, &self.rows.labels, TOP_T)?)?;
+                reads.push(b.scores(&self.rows.units, &conse)?);
+                reads.push(probs);
+                if !self.kb.photos.is_empty() {
+                    reads.push(b.scores(&self.rows.photos, &b.l2_normalize(&pooled)?)?);
+                }
+                Some(model)
+            }
             None => None,
         };
-        let evidence = match photo {
-            Some(p) => Some(self.photo_evidence_async(p).await?),
-            None => None,
-        };
-        Ok(rank(&self.kb, qv.as_deref(), evidence))
-    }
-
-    /// [`Engine::photo_evidence`], asynchronously.
-    pub async fn photo_evidence_async(&self, photo: Photo<'_>) -> Result<PhotoEvidence> {
-        let model = self.image.as_ref().ok_or(Error::NoImageModel)?;
-        let mut out = self.embed_photo_async(photo).await?;
-        l2_normalize(&mut out.feature);
-        let probs = softmax(&out.logits);
-        let conse = conse::project(&probs, |i| self.kb.labels.row(i), self.kb.labels.dim);
-        let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
-        Ok(PhotoEvidence { conse, feature: out.feature, labels })
+        let mut got = b.read_many_async(&reads.iter().collect::<Vec<_>>()).await?.into_iter();
+        let text = if q.is_some() { got.next() } else { None };
+        let photo = model.map(|model| {
+            let (conse, probs, visual) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
+            let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
+            PhotoScores { conse, visual, labels }
+        });
+        Ok(rank(&self.kb, text.as_deref(), photo))
     }
 }

@@ -126,7 +126,7 @@ impl HelplensEngine {
     /// Ranks the KB for an already computed question vector (search alone, e.g. for timing).
     pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsError> {
         let s = session_ref(&self.inner)?;
-        to_js(&crate::kb::answer::rank(s.kb(), Some(question_vector), None))
+        to_js(&crate::kb::answer::search(s.kb(), question_vector))
     }
 
     /// The sentence vector of a question (benchmarks and tests): a Float32Array.

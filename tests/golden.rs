@@ -9,7 +9,7 @@ mod common;
 use common::{bert, cosine, efficientnet, read, root};
 use helplens::cpu::Cpu;
 use helplens::input::image::{decode, preprocess};
-use helplens::models::efficientnet::{softmax, top_k};
+use helplens::tensor::{softmax, top_k};
 use serde::Deserialize;
 
 /// Minimum cosine to the reference, per precision.
@@ -84,6 +84,18 @@ fn efficientnet_matches_pytorch() {
             assert!(cl >= floor(precision), "{precision} {}: logits cosine {cl}", case.file);
             let top = top_k(&softmax(&out.logits), 1)[0];
             assert_eq!(top, case.top5[0].index, "{precision} {}: top-1 class {} ({}), reference {}", case.file, top, model.labels[top], case.top5[0].index);
+        }
+        // The same pictures in one batch (as build-kb embeds them) match the reference too.
+        let pixels: Vec<Vec<f32>> = golden
+            .images
+            .iter()
+            .map(|c| preprocess(&decode(&std::fs::read(root().join("tests/golden").join(&c.file)).unwrap()).unwrap(), &model.config.preprocess).unwrap())
+            .collect();
+        let batch = model.forward_batch(&Cpu, &pixels.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
+        assert_eq!(batch.len(), golden.images.len());
+        for (case, out) in golden.images.iter().zip(&batch) {
+            let cf = cosine(&out.feature, &case.feature);
+            assert!(cf >= floor(precision), "{precision} {} in a batch of {}: feature cosine {cf}", case.file, batch.len());
         }
     }
 }

@@ -6,7 +6,9 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor, D};
 
 use crate::error::{Error, Result};
-use crate::tensor::{tf_same, Activation, Backend};
+use crate::kb::format::I8Rows;
+use crate::kb::search;
+use crate::tensor::{self, tf_same, Activation, Backend};
 use crate::weights::quant::dequantize_matrix;
 
 /// The CPU backend.
@@ -41,17 +43,30 @@ fn act_scalar(x: f32, a: Activation) -> f32 {
     }
 }
 
-fn hwc(t: &Tensor, op: &'static str) -> Result<(usize, usize, usize)> {
+/// (batch, height, width, channels) of a `[b, h, w, c]` or `[h, w, c]` tensor.
+fn bhwc(t: &Tensor, op: &'static str) -> Result<(usize, usize, usize, usize)> {
     match t.dims() {
-        [h, w, c] => Ok((*h, *w, *c)),
-        d => Err(Error::Shape { op, detail: format!("expected [h, w, c], got {d:?}") }),
+        [b, h, w, c] => Ok((*b, *h, *w, *c)),
+        [h, w, c] => Ok((1, *h, *w, *c)),
+        d => Err(Error::Shape { op, detail: format!("expected [b, h, w, c] or [h, w, c], got {d:?}") }),
     }
+}
+
+/// Applies `f` to every row (last axis) of a tensor, on the host.
+fn map_rows(x: &Tensor, op: &'static str, f: impl Fn(&mut [f32])) -> Result<Tensor> {
+    let c = *x.dims().last().ok_or(Error::Shape { op, detail: "a scalar has no rows".into() })?;
+    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+    if c > 0 {
+        v.chunks_exact_mut(c).for_each(f);
+    }
+    Ok(Tensor::from_vec(v, x.dims(), &Device::Cpu)?)
 }
 
 impl Backend for Cpu {
     type Tensor = Tensor;
     type Matrix = CpuMatrix;
     type Vector = Tensor;
+    type Rows = I8Rows;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -142,70 +157,124 @@ impl Backend for Cpu {
     }
 
     fn depthwise_conv(&self, x: &Tensor, w: &Tensor, b: &Tensor, k: usize, stride: usize, a: Activation) -> Result<Tensor> {
-        let (h, wd, c) = hwc(x, "depthwise_conv")?;
-        if w.dims() != [k * k * c] && w.dims() != [k * k, c] || b.dims() != [c] {
-            return Err(Error::Shape { op: "depthwise_conv", detail: format!("x {:?}, w {:?}, b {:?}, k {k}", x.dims(), w.dims(), b.dims()) });
+        let (n, h, wd, c) = bhwc(x, "depthwise_conv")?;
+        if w.dims() != [k * k * c] && w.dims() != [k * k, c] || b.dims() != [c] || stride == 0 {
+            return Err(Error::Shape { op: "depthwise_conv", detail: format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.dims(), w.dims(), b.dims()) });
         }
         let (xs, ws, bs) = (x.flatten_all()?.to_vec1::<f32>()?, w.flatten_all()?.to_vec1::<f32>()?, b.to_vec1::<f32>()?);
         let (oh, pt) = tf_same(h, k, stride);
         let (ow, pl) = tf_same(wd, k, stride);
-        let mut out = vec![0f32; oh * ow * c];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let acc = &mut out[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
-                acc.copy_from_slice(&bs);
-                for ky in 0..k {
-                    let iy = (oy * stride + ky) as isize - pt as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    for kx in 0..k {
-                        let ix = (ox * stride + kx) as isize - pl as isize;
-                        if ix < 0 || ix >= wd as isize {
+        let mut out = vec![0f32; n * oh * ow * c];
+        for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let acc = &mut out[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
+                    acc.copy_from_slice(&bs);
+                    for ky in 0..k {
+                        let iy = (oy * stride + ky) as isize - pt as isize;
+                        if iy < 0 || iy >= h as isize {
                             continue;
                         }
-                        let src = &xs[(iy as usize * wd + ix as usize) * c..][..c];
-                        let wk = &ws[(ky * k + kx) * c..][..c];
-                        for ((o, s), wv) in acc.iter_mut().zip(src).zip(wk) {
-                            *o += s * wv;
+                        for kx in 0..k {
+                            let ix = (ox * stride + kx) as isize - pl as isize;
+                            if ix < 0 || ix >= wd as isize {
+                                continue;
+                            }
+                            let src = &img[(iy as usize * wd + ix as usize) * c..][..c];
+                            let wk = &ws[(ky * k + kx) * c..][..c];
+                            for ((o, s), wv) in acc.iter_mut().zip(src).zip(wk) {
+                                *o += s * wv;
+                            }
                         }
                     }
-                }
-                if a != Activation::None {
-                    acc.iter_mut().for_each(|v| *v = act_scalar(*v, a));
+                    if a != Activation::None {
+                        acc.iter_mut().for_each(|v| *v = act_scalar(*v, a));
+                    }
                 }
             }
         }
-        Ok(Tensor::from_vec(out, (oh, ow, c), &Device::Cpu)?)
+        let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
+        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
     }
 
     fn im2col(&self, x: &Tensor, k: usize, stride: usize) -> Result<Tensor> {
-        let (h, wd, c) = hwc(x, "im2col")?;
+        let (n, h, wd, c) = bhwc(x, "im2col")?;
+        if stride == 0 || k == 0 {
+            return Err(Error::Shape { op: "im2col", detail: format!("k {k}, stride {stride}") });
+        }
         let xs = x.flatten_all()?.to_vec1::<f32>()?;
         let (oh, pt) = tf_same(h, k, stride);
         let (ow, pl) = tf_same(wd, k, stride);
         let cols = k * k * c;
-        let mut out = vec![0f32; oh * ow * cols];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let row = &mut out[(oy * ow + ox) * cols..][..cols];
-                for ky in 0..k {
-                    let iy = (oy * stride + ky) as isize - pt as isize;
-                    for kx in 0..k {
-                        let ix = (ox * stride + kx) as isize - pl as isize;
-                        if iy < 0 || iy >= h as isize || ix < 0 || ix >= wd as isize {
-                            continue;
+        let mut out = vec![0f32; n * oh * ow * cols];
+        for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * cols)) {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let row = &mut out[(oy * ow + ox) * cols..][..cols];
+                    for ky in 0..k {
+                        let iy = (oy * stride + ky) as isize - pt as isize;
+                        for kx in 0..k {
+                            let ix = (ox * stride + kx) as isize - pl as isize;
+                            if iy < 0 || iy >= h as isize || ix < 0 || ix >= wd as isize {
+                                continue;
+                            }
+                            row[(ky * k + kx) * c..][..c].copy_from_slice(&img[(iy as usize * wd + ix as usize) * c..][..c]);
                         }
-                        row[(ky * k + kx) * c..][..c].copy_from_slice(&xs[(iy as usize * wd + ix as usize) * c..][..c]);
                     }
                 }
             }
         }
-        Ok(Tensor::from_vec(out, (oh * ow, cols), &Device::Cpu)?)
+        Ok(Tensor::from_vec(out, (n * oh * ow, cols), &Device::Cpu)?)
     }
 
     fn mean_rows(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.mean_keepdim(0)?)
+        match x.dims() {
+            [n, _] if *n > 0 => Ok(x.mean_keepdim(0)?),
+            [_, n, _] if *n > 0 => Ok(x.mean(1)?),
+            d => Err(Error::Shape { op: "mean_rows", detail: format!("expected [n, c] or [b, n, c] with n > 0, got {d:?}") }),
+        }
+    }
+
+    fn l2_normalize(&self, x: &Tensor) -> Result<Tensor> {
+        map_rows(x, "l2_normalize", tensor::l2_normalize)
+    }
+
+    fn softmax(&self, x: &Tensor) -> Result<Tensor> {
+        map_rows(x, "softmax", |r| {
+            let p = tensor::softmax(r);
+            r.copy_from_slice(&p);
+        })
+    }
+
+    fn rows(&self, data: &[i8], scale: &[f32], dim: usize) -> Result<I8Rows> {
+        if data.len() != scale.len() * dim {
+            return Err(Error::Shape { op: "rows", detail: format!("{} values for {} rows of {dim}", data.len(), scale.len()) });
+        }
+        Ok(I8Rows { dim, data: data.to_vec(), scale: scale.to_vec() })
+    }
+
+    fn scores(&self, rows: &I8Rows, q: &Tensor) -> Result<Tensor> {
+        let (m, d) = q.dims2()?;
+        if d != rows.dim {
+            return Err(Error::Shape { op: "scores", detail: format!("queries [{m}, {d}] against rows of {}", rows.dim) });
+        }
+        let qs = q.flatten_all()?.to_vec1::<f32>()?;
+        let out: Vec<f32> = qs.chunks_exact(d.max(1)).flat_map(|q| search::scores(rows, q)).collect();
+        Ok(Tensor::from_vec(out, (m, rows.len()), &Device::Cpu)?)
+    }
+
+    fn conse(&self, probs: &Tensor, labels: &I8Rows, top: usize) -> Result<Tensor> {
+        let p = probs.flatten_all()?.to_vec1::<f32>()?;
+        if probs.dims() != [1, labels.len()] {
+            return Err(Error::Shape { op: "conse", detail: format!("probabilities {:?} for {} label rows", probs.dims(), labels.len()) });
+        }
+        let mut out = vec![0f32; labels.dim];
+        for i in tensor::top_k(&p, top) {
+            for (o, v) in out.iter_mut().zip(labels.row(i)) {
+                *o += p[i] * v;
+            }
+        }
+        Ok(Tensor::from_vec(out, (1, labels.dim), &Device::Cpu)?)
     }
 
     fn reshape(&self, x: &Tensor, shape: &[usize]) -> Result<Tensor> {

@@ -14,28 +14,51 @@ pub enum Kernel {
     Depthwise,
     Im2col,
     MeanRows,
+    L2Norm,
+    Softmax,
+    Scores,
+    Conse,
 }
 
 const ACT: &str = include_str!("kernels/act.wgsl");
 const TILE64: &str = include_str!("kernels/tile64.wgsl");
+const REDUCE: &str = include_str!("kernels/reduce.wgsl");
 
 impl Kernel {
-    const ALL: [Kernel; 9] =
-        [Kernel::LinearQ8, Kernel::LinearQ8Rows, Kernel::LinearF32, Kernel::Add, Kernel::LayerNorm, Kernel::Attention, Kernel::Depthwise, Kernel::Im2col, Kernel::MeanRows];
+    const ALL: [Kernel; 13] = [
+        Kernel::LinearQ8,
+        Kernel::LinearQ8Rows,
+        Kernel::LinearF32,
+        Kernel::Add,
+        Kernel::LayerNorm,
+        Kernel::Attention,
+        Kernel::Depthwise,
+        Kernel::Im2col,
+        Kernel::MeanRows,
+        Kernel::L2Norm,
+        Kernel::Softmax,
+        Kernel::Scores,
+        Kernel::Conse,
+    ];
 
     /// The kernel's WGSL, with the shared pieces it uses prepended: the activation functions
-    /// where it fuses one, the 64×64 tiling for the tiled matmuls.
+    /// where it fuses one, the 64×64 tiling for the tiled matmuls, the workgroup reductions
+    /// for the one-workgroup-per-row kernels.
     fn source(self) -> String {
         let (src, parts): (&str, &[&str]) = match self {
             Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[ACT, TILE64]),
             Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT]),
             Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[ACT, TILE64]),
             Kernel::Add => (include_str!("kernels/add.wgsl"), &[]),
-            Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[]),
+            Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[REDUCE]),
             Kernel::Attention => (include_str!("kernels/attention.wgsl"), &[]),
             Kernel::Depthwise => (include_str!("kernels/depthwise.wgsl"), &[ACT]),
             Kernel::Im2col => (include_str!("kernels/im2col.wgsl"), &[]),
             Kernel::MeanRows => (include_str!("kernels/mean_rows.wgsl"), &[]),
+            Kernel::L2Norm => (include_str!("kernels/l2_norm.wgsl"), &[REDUCE]),
+            Kernel::Softmax => (include_str!("kernels/softmax.wgsl"), &[REDUCE]),
+            Kernel::Scores => (include_str!("kernels/scores.wgsl"), &[]),
+            Kernel::Conse => (include_str!("kernels/conse.wgsl"), &[REDUCE]),
         };
         let mut out = parts.join("\n");
         out.push('\n');

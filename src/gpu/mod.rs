@@ -44,6 +44,8 @@ pub struct Gpu {
     pool: Rc<RefCell<Pool>>,
     lost: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
+    /// The device's `max_compute_workgroups_per_dimension`.
+    max_groups: u32,
 }
 
 /// A tensor in a device buffer.
@@ -65,6 +67,24 @@ enum MatrixWeights {
     /// Dense f32 `[out, in]`.
     F32(wgpu::Buffer),
 }
+
+/// Int8 unit vectors on the device: four values per u32 (rows padded to whole words) and one
+/// f32 scale per row.
+pub struct GpuRows {
+    q: wgpu::Buffer,
+    scale: wgpu::Buffer,
+    n: usize,
+    dim: usize,
+}
+
+impl GpuRows {
+    fn words(&self) -> usize {
+        self.dim.div_ceil(4)
+    }
+}
+
+/// Most classes [`Backend::conse`] mixes (its kernel keeps them in workgroup memory).
+pub const MAX_CONSE_TOP: usize = 16;
 
 /// A weight matrix and its bias on the device.
 pub struct GpuMatrix {
@@ -93,6 +113,15 @@ fn shape_err(op: &'static str, detail: String) -> Error {
     Error::Shape { op, detail }
 }
 
+/// (batch, height, width, channels) of a `[b, h, w, c]` or `[h, w, c]` tensor.
+fn bhwc(x: &GpuTensor, op: &'static str) -> Result<(usize, usize, usize, usize)> {
+    match x.shape[..] {
+        [b, h, w, c] => Ok((b, h, w, c)),
+        [h, w, c] => Ok((1, h, w, c)),
+        _ => Err(shape_err(op, format!("expected [b, h, w, c] or [h, w, c], got {:?}", x.shape))),
+    }
+}
+
 impl Gpu {
     /// [`Gpu::open`], blocking (native only).
     #[cfg(not(target_arch = "wasm32"))]
@@ -115,7 +144,8 @@ impl Gpu {
             slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
         }));
         let kernels = Kernels::compile(&device).await?;
-        let gpu = Gpu { device, queue, adapter, kernels, recording: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error };
+        let max_groups = device.limits().max_compute_workgroups_per_dimension;
+        let gpu = Gpu { device, queue, adapter, kernels, recording: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error, max_groups };
         gpu.self_test().await?;
         Ok(gpu)
     }
@@ -196,7 +226,7 @@ impl Gpu {
     /// uniform parameters) into the open command encoder.
     fn dispatch(&self, kernel: Kernel, buffers: &[&wgpu::Buffer], params: &[u32], groups: (u32, u32)) -> Result<()> {
         self.check_alive()?;
-        let limit = self.device.limits().max_compute_workgroups_per_dimension;
+        let limit = self.max_groups;
         if groups.0 > limit || groups.1 > limit {
             return Err(Error::Gpu(format!("{kernel:?}: {groups:?} workgroups exceed the device limit {limit}")));
         }
@@ -218,10 +248,24 @@ impl Gpu {
         Ok(())
     }
 
+    /// A one-workgroup-per-row kernel over the last axis (`x` → same shape).
+    fn per_row(&self, kernel: Kernel, x: &GpuTensor) -> Result<GpuTensor> {
+        let c = *x.shape.last().unwrap_or(&0);
+        if c == 0 {
+            return Err(shape_err("per-row op", format!("{kernel:?} on {:?}", x.shape)));
+        }
+        let rows = x.len() / c;
+        let y = self.output(x.shape.clone());
+        if rows > 0 {
+            self.dispatch(kernel, &[x.buf.buffer(), y.buf.buffer()], &[c as u32, 0, 0, 0], (rows as u32, 1))?;
+        }
+        Ok(y)
+    }
+
     /// Workgroups for `n` threads in groups of 256, folded into two dimensions when needed.
     fn groups_1d(&self, n: usize) -> (u32, u32) {
         let g = n.div_ceil(256).max(1) as u32;
-        let limit = self.device.limits().max_compute_workgroups_per_dimension;
+        let limit = self.max_groups;
         if g <= limit {
             (g, 1)
         } else {
@@ -249,6 +293,7 @@ impl Backend for Gpu {
     type Tensor = GpuTensor;
     type Matrix = GpuMatrix;
     type Vector = GpuTensor;
+    type Rows = GpuRows;
 
     fn name(&self) -> &'static str {
         "gpu"
@@ -280,19 +325,30 @@ impl Backend for Gpu {
         }
     }
 
-    /// Submits the recorded work with a copy of `t` into a mappable buffer and maps it.
-    /// Natively the device is polled to completion first, so the future is ready at once.
     async fn read_async(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        Ok(self.read_many_async(&[t]).await?.remove(0))
+    }
+
+    /// Submits the recorded work with copies of every tensor into one mappable buffer and maps
+    /// it once. Natively the device is polled to completion first, so the future is ready at once.
+    async fn read_many_async(&self, ts: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
         self.check_alive()?;
-        let bytes = (t.len() * 4).max(4) as u64;
+        let sizes: Vec<u64> = ts.iter().map(|t| (t.len() * 4) as u64).collect();
+        let total = sizes.iter().sum::<u64>().max(4);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: bytes,
+            size: total,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut enc = self.take_encoder().unwrap_or_else(|| self.device.create_command_encoder(&Default::default()));
-        enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, 0, bytes);
+        let mut at = 0;
+        for (t, &bytes) in ts.iter().zip(&sizes) {
+            if bytes > 0 {
+                enc.copy_buffer_to_buffer(t.buf.buffer(), 0, &staging, at, bytes);
+            }
+            at += bytes;
+        }
         self.queue.submit([enc.finish()]);
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
@@ -307,7 +363,13 @@ impl Backend for Gpu {
             Err(_) => return Err(failed("reading a result back: the map request was dropped".into())),
         }
         let view = staging.slice(..).get_mapped_range().map_err(|e| failed(format!("mapping a result: {e}")))?;
-        let out = bytemuck::cast_slice::<u8, f32>(&view)[..t.len()].to_vec();
+        let all = bytemuck::cast_slice::<u8, f32>(&view);
+        let mut out = Vec::with_capacity(ts.len());
+        let mut at = 0;
+        for t in ts {
+            out.push(all[at..at + t.len()].to_vec());
+            at += t.len();
+        }
         drop(view);
         staging.unmap();
         self.check_alive()?;
@@ -340,6 +402,19 @@ impl Backend for Gpu {
 
     fn vector(&self, v: &[f32]) -> Result<GpuTensor> {
         self.tensor(v, &[v.len()])
+    }
+
+    fn rows(&self, data: &[i8], scale: &[f32], dim: usize) -> Result<GpuRows> {
+        self.check_alive()?;
+        if data.len() != scale.len() * dim {
+            return Err(shape_err("rows", format!("{} values for {} rows of {dim}", data.len(), scale.len())));
+        }
+        let words = dim.div_ceil(4);
+        let mut bytes = vec![0u8; scale.len() * words * 4];
+        for (src, dst) in data.chunks(dim.max(1)).zip(bytes.chunks_exact_mut(words * 4)) {
+            dst[..dim].copy_from_slice(bytemuck::cast_slice(src));
+        }
+        Ok(GpuRows { q: self.storage("rows.q", &bytes), scale: self.storage("rows.scale", bytemuck::cast_slice(scale)), n: scale.len(), dim })
     }
 
     fn linear(&self, x: &GpuTensor, w: &GpuMatrix, a: Activation) -> Result<GpuTensor> {
@@ -404,44 +479,75 @@ impl Backend for Gpu {
     }
 
     fn depthwise_conv(&self, x: &GpuTensor, w: &GpuTensor, b: &GpuTensor, k: usize, stride: usize, a: Activation) -> Result<GpuTensor> {
-        let [h, wd, c] = x.shape[..] else {
-            return Err(shape_err("depthwise_conv", format!("expected [h, w, c], got {:?}", x.shape)));
-        };
+        let (n, h, wd, c) = bhwc(x, "depthwise_conv")?;
         if w.len() != k * k * c || b.len() != c || stride == 0 {
             return Err(shape_err("depthwise_conv", format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.shape, w.shape, b.shape)));
         }
         let (oh, pt) = tf_same(h, k, stride);
         let (ow, pl) = tf_same(wd, k, stride);
-        let y = self.output(vec![oh, ow, c]);
-        let params = [h, wd, c, k, stride, oh, ow, pt, pl, act_code(a) as usize, 0, 0].map(|v| v as u32);
-        self.dispatch(Kernel::Depthwise, &[x.buf.buffer(), w.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(oh * ow * c))?;
+        let y = self.output(if x.shape.len() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] });
+        let params = [h, wd, c, k, stride, oh, ow, pt, pl, act_code(a) as usize, n, 0].map(|v| v as u32);
+        self.dispatch(Kernel::Depthwise, &[x.buf.buffer(), w.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(n * oh * ow * c))?;
         Ok(y)
     }
 
     fn im2col(&self, x: &GpuTensor, k: usize, stride: usize) -> Result<GpuTensor> {
-        let [h, wd, c] = x.shape[..] else {
-            return Err(shape_err("im2col", format!("expected [h, w, c], got {:?}", x.shape)));
-        };
+        let (n, h, wd, c) = bhwc(x, "im2col")?;
         if stride == 0 || k == 0 {
             return Err(shape_err("im2col", format!("k {k}, stride {stride}")));
         }
         let (oh, pt) = tf_same(h, k, stride);
         let (ow, pl) = tf_same(wd, k, stride);
-        let y = self.output(vec![oh * ow, k * k * c]);
-        let params = [h, wd, c, k, stride, oh, ow, pt, pl, 0, 0, 0].map(|v| v as u32);
-        self.dispatch(Kernel::Im2col, &[x.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(oh * ow * k * k * c))?;
+        let y = self.output(vec![n * oh * ow, k * k * c]);
+        let params = [h, wd, c, k, stride, oh, ow, pt, pl, n, 0, 0].map(|v| v as u32);
+        self.dispatch(Kernel::Im2col, &[x.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(n * oh * ow * k * k * c))?;
         Ok(y)
     }
 
     fn mean_rows(&self, x: &GpuTensor) -> Result<GpuTensor> {
-        let [n, c] = x.shape[..] else {
-            return Err(shape_err("mean_rows", format!("expected [n, c], got {:?}", x.shape)));
+        let (b, n, c, shape) = match x.shape[..] {
+            [n, c] => (1, n, c, vec![1, c]),
+            [b, n, c] => (b, n, c, vec![b, c]),
+            _ => return Err(shape_err("mean_rows", format!("expected [n, c] or [b, n, c], got {:?}", x.shape))),
         };
         if n == 0 {
             return Err(shape_err("mean_rows", "no rows".into()));
         }
-        let y = self.output(vec![1, c]);
-        self.dispatch(Kernel::MeanRows, &[x.buf.buffer(), y.buf.buffer()], &[n as u32, c as u32, 0, 0], (c.div_ceil(64) as u32, 1))?;
+        let y = self.output(shape);
+        self.dispatch(Kernel::MeanRows, &[x.buf.buffer(), y.buf.buffer()], &[n as u32, c as u32, b as u32, 0], (c.div_ceil(64) as u32, b as u32))?;
+        Ok(y)
+    }
+
+    fn l2_normalize(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.per_row(Kernel::L2Norm, x)
+    }
+
+    fn softmax(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.per_row(Kernel::Softmax, x)
+    }
+
+    fn scores(&self, rows: &GpuRows, q: &GpuTensor) -> Result<GpuTensor> {
+        let [m, d] = q.shape[..] else {
+            return Err(shape_err("scores", format!("queries must be [m, dim], got {:?}", q.shape)));
+        };
+        if d != rows.dim {
+            return Err(shape_err("scores", format!("queries [{m}, {d}] against rows of {}", rows.dim)));
+        }
+        let y = self.output(vec![m, rows.n]);
+        if rows.n > 0 && m > 0 {
+            let params = [rows.n, rows.dim, rows.words(), m].map(|v| v as u32);
+            self.dispatch(Kernel::Scores, &[q.buf.buffer(), &rows.q, &rows.scale, y.buf.buffer()], &params, (rows.n.div_ceil(64) as u32, m as u32))?;
+        }
+        Ok(y)
+    }
+
+    fn conse(&self, probs: &GpuTensor, labels: &GpuRows, top: usize) -> Result<GpuTensor> {
+        if probs.shape != [1, labels.n] || top > MAX_CONSE_TOP {
+            return Err(shape_err("conse", format!("probabilities {:?} for {} label rows, top {top} (at most {MAX_CONSE_TOP})", probs.shape, labels.n)));
+        }
+        let y = self.output(vec![1, labels.dim]);
+        let params = [labels.n, labels.dim, labels.words(), top].map(|v| v as u32);
+        self.dispatch(Kernel::Conse, &[probs.buf.buffer(), &labels.q, &labels.scale, y.buf.buffer()], &params, (1, 1))?;
         Ok(y)
     }
 

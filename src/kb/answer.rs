@@ -49,23 +49,29 @@ pub struct Answer {
     pub labels: Vec<Label>,
 }
 
-/// Evidence from a photo, already embedded.
-pub struct PhotoEvidence {
-    /// ConSE vector in the KB's text space.
+/// A photo scored against the KB (by the backend: see `Engine::ask_async`).
+pub struct PhotoScores {
+    /// Cosine of the photo's ConSE vector with every KB text unit.
     pub conse: Vec<f32>,
-    /// Visual feature.
-    pub feature: Vec<f32>,
+    /// Cosine of the photo's visual feature with every KB picture.
+    pub visual: Vec<f32>,
     /// Top labels for display.
     pub labels: Vec<Label>,
 }
 
-/// Ranks the KB's articles for a question vector and/or photo evidence.
-pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoEvidence>) -> Answer {
+/// Answers a question vector with the KB search on the host.
+pub fn search(kb: &Kb, question: &[f32]) -> Answer {
+    rank(kb, Some(&scores(&kb.units, question)), None)
+}
+
+/// Ranks the KB's articles from the question's cosine with every KB text unit and/or a
+/// photo's scores.
+pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> Answer {
     let n = kb.meta.articles.len();
-    let text = question.map(|q| max_per_article(&scores(&kb.units, q), &kb.unit_article, n));
+    let text = question.map(|q| max_per_article(q, &kb.unit_article, n));
     let photo_scores = photo.as_ref().map(|p| {
-        let conse = max_per_article(&scores(&kb.units, &p.conse), &kb.unit_article, n);
-        let visual = max_per_article(&relative_to_median(scores(&kb.photos, &p.feature)), &kb.photo_article, n);
+        let conse = max_per_article(&p.conse, &kb.unit_article, n);
+        let visual = max_per_article(&relative_to_median(p.visual.clone()), &kb.photo_article, n);
         conse
             .iter()
             .zip(&visual)

@@ -4,7 +4,7 @@
 
 use super::format::{I8Rows, Kb, KbMeta, Thresholds, KB_VERSION};
 use super::source::{plain_text, KbSource};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::input::image::{decode, preprocess};
 use crate::models::bert::Bert;
 use crate::models::conse::caption;
@@ -16,6 +16,8 @@ use crate::tensor::{l2_normalize, Backend};
 pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { text: 0.45, photo: 0.25 };
 /// Suggested questions taken from the articles when `kb.toml` names none.
 const SUGGESTIONS: usize = 4;
+/// KB pictures embedded per forward pass of the image encoder.
+pub const IMAGE_BATCH: usize = 8;
 
 /// Builds the KB; `progress` is told about each article.
 pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNet<B>>, src: &KbSource, progress: &mut dyn FnMut(&str)) -> Result<Kb> {
@@ -24,6 +26,8 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
     let mut unit_article = Vec::new();
     let mut photos = I8Rows::new(image.map(|m| m.config.feature_dim).unwrap_or(0));
     let mut photo_article = Vec::new();
+    // Pictures are decoded article by article and embedded in batches afterwards.
+    let mut pending: Vec<Vec<f32>> = Vec::new();
     for (i, a) in src.articles.iter().enumerate() {
         progress(&a.article.id);
         let art = &a.article;
@@ -36,11 +40,18 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
         if let Some(model) = image {
             for img in &art.images {
                 let bytes = std::fs::read(src.dir.join(img))?;
-                let pixels = preprocess(&decode(&bytes)?, &model.config.preprocess)?;
-                let mut feature = model.forward(backend, &pixels)?.feature;
+                pending.push(preprocess(&decode(&bytes).map_err(|e| Error::Kb(format!("picture {img}: {e}")))?, &model.config.preprocess)?);
+                photo_article.push(i as u32);
+            }
+        }
+    }
+    if let Some(model) = image {
+        for batch in pending.chunks(IMAGE_BATCH) {
+            progress(&format!("{} pictures", batch.len()));
+            for out in model.forward_batch(backend, &batch.iter().map(Vec::as_slice).collect::<Vec<_>>())? {
+                let mut feature = out.feature;
                 l2_normalize(&mut feature);
                 photos.push(&feature);
-                photo_article.push(i as u32);
             }
         }
     }

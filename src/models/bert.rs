@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::text::TextInput;
-use crate::tensor::{l2_normalize, now, Activation, Backend};
+use crate::tensor::{now, Activation, Backend};
 use crate::weights::quant::{dequantize_matrix, gather_rows};
 use crate::weights::ModelFile;
 
@@ -106,20 +106,20 @@ impl<B: Backend> Bert<B> {
 
     /// [`Bert::embed`] for backends that read results back asynchronously.
     pub async fn embed_async(&self, backend: &B, text: &str, query: bool) -> Result<Vec<f32>> {
-        let ids = self.tokenize(text, query)?;
-        let mut v = backend.read_async(&self.encode(backend, &ids)?).await?;
-        l2_normalize(&mut v);
-        Ok(v)
+        backend.read_async(&self.encode_text(backend, text, query)?).await
     }
 
     /// Sentence vector of already tokenized ids.
     pub fn embed_ids(&self, backend: &B, ids: &[u32]) -> Result<Vec<f32>> {
-        let mut v = backend.read(&self.encode(backend, ids)?)?;
-        l2_normalize(&mut v);
-        Ok(v)
+        backend.read(&self.encode(backend, ids)?)
     }
 
-    /// Records the encoder on `backend`: the mean-pooled token states `[1, hidden]`.
+    /// Records the encoder for a text: its unit sentence vector `[1, hidden]`, on the device.
+    pub fn encode_text(&self, backend: &B, text: &str, query: bool) -> Result<B::Tensor> {
+        self.encode(backend, &self.tokenize(text, query)?)
+    }
+
+    /// Records the encoder on `backend`: the mean-pooled token states, L2-normalised, `[1, hidden]`.
     fn encode(&self, backend: &B, ids: &[u32]) -> Result<B::Tensor> {
         let (t, h) = (ids.len(), self.config.hidden);
         if t == 0 || t > self.config.max_positions {
@@ -142,6 +142,6 @@ impl<B: Backend> Bert<B> {
             let f = backend.linear(&f, &l.down, Activation::None)?;
             x = backend.layer_norm(&backend.add(&x, &f)?, &l.ln2.0, &l.ln2.1, eps)?;
         }
-        backend.mean_rows(&x)
+        backend.l2_normalize(&backend.mean_rows(&x)?)
     }
 }

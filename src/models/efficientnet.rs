@@ -120,54 +120,58 @@ impl<B: Backend> EfficientNet<B> {
 
     /// [`EfficientNet::forward`] for backends that read results back asynchronously.
     pub async fn forward_async(&self, backend: &B, pixels: &[f32]) -> Result<ImageOutput> {
-        let (pooled, logits) = self.encode(backend, pixels)?;
-        Ok(ImageOutput { feature: backend.read_async(&pooled).await?, logits: backend.read_async(&logits).await? })
+        Ok(self.forward_batch_async(backend, &[pixels]).await?.remove(0))
     }
 
-    /// Records the encoder on `backend`: pooled feature `[1, feature_dim]` and logits `[1, classes]`.
-    fn encode(&self, backend: &B, pixels: &[f32]) -> Result<(B::Tensor, B::Tensor)> {
+    /// Runs the encoder on several photos at once: every layer sees the whole batch (a 1x1
+    /// convolution becomes one matmul over all their pixels), and the results come back in
+    /// one read.
+    pub fn forward_batch(&self, backend: &B, photos: &[&[f32]]) -> Result<Vec<ImageOutput>> {
+        now(self.forward_batch_async(backend, photos))
+    }
+
+    /// [`EfficientNet::forward_batch`] for backends that read results back asynchronously.
+    pub async fn forward_batch_async(&self, backend: &B, photos: &[&[f32]]) -> Result<Vec<ImageOutput>> {
+        let (pooled, logits) = self.encode(backend, photos)?;
+        let mut r = backend.read_many_async(&[&pooled, &logits]).await?.into_iter();
+        let (f, l) = (r.next().unwrap_or_default(), r.next().unwrap_or_default());
+        Ok(f.chunks_exact(self.config.feature_dim)
+            .zip(l.chunks_exact(self.config.classes))
+            .map(|(f, l)| ImageOutput { feature: f.to_vec(), logits: l.to_vec() })
+            .collect())
+    }
+
+    /// Records the encoder on `backend` for a batch of preprocessed photos `[crop, crop, 3]`:
+    /// pooled features `[b, feature_dim]` and logits `[b, classes]`.
+    pub fn encode(&self, backend: &B, photos: &[&[f32]]) -> Result<(B::Tensor, B::Tensor)> {
         let s = self.config.preprocess.crop as usize;
-        if pixels.len() != s * s * 3 {
-            return Err(Error::Shape { op: "efficientnet", detail: format!("{} pixel values for {s}x{s}x3", pixels.len()) });
+        let n = photos.len();
+        if n == 0 || photos.iter().any(|p| p.len() != s * s * 3) {
+            let sizes: Vec<usize> = photos.iter().map(|p| p.len()).collect();
+            return Err(Error::Shape { op: "efficientnet", detail: format!("{sizes:?} pixel values for photos of {s}x{s}x3") });
         }
-        let x = backend.tensor(pixels, &[s, s, 3])?;
+        let x = backend.tensor(&photos.concat(), &[n, s, s, 3])?;
         let (mut h, mut w) = (s.div_ceil(2), s.div_ceil(2));
-        let x = backend.linear(&backend.im2col(&x, 3, 2)?, &self.stem, Activation::Relu6)?; // [h·w, stem]
-        let mut x = backend.reshape(&x, &[h, w, self.config.stem_ch])?;
+        let x = backend.linear(&backend.im2col(&x, 3, 2)?, &self.stem, Activation::Relu6)?; // [n·h·w, stem]
+        let mut x = backend.reshape(&x, &[n, h, w, self.config.stem_ch])?;
         for b in &self.blocks {
             let input = x;
-            let mut y = backend.reshape(&input, &[h * w, b.cfg.in_ch])?;
+            let mut y = backend.reshape(&input, &[n * h * w, b.cfg.in_ch])?;
             if let Some(e) = &b.expand {
                 y = backend.linear(&y, e, Activation::Relu6)?;
             }
-            let y = backend.reshape(&y, &[h, w, b.cfg.mid_ch])?;
+            let y = backend.reshape(&y, &[n, h, w, b.cfg.mid_ch])?;
             let y = backend.depthwise_conv(&y, &b.dw.0, &b.dw.1, b.cfg.kernel, b.cfg.stride, Activation::Relu6)?;
             (h, w) = (h.div_ceil(b.cfg.stride), w.div_ceil(b.cfg.stride));
-            let y = backend.reshape(&y, &[h * w, b.cfg.mid_ch])?;
+            let y = backend.reshape(&y, &[n * h * w, b.cfg.mid_ch])?;
             let y = backend.linear(&y, &b.project, Activation::None)?;
-            let y = backend.reshape(&y, &[h, w, b.cfg.out_ch])?;
+            let y = backend.reshape(&y, &[n, h, w, b.cfg.out_ch])?;
             x = if b.cfg.residual() { backend.add(&y, &input)? } else { y };
         }
         let last = self.blocks.last().map(|b| b.cfg.out_ch).unwrap_or(self.config.stem_ch);
-        let x = backend.linear(&backend.reshape(&x, &[h * w, last])?, &self.head, Activation::Relu6)?;
-        let pooled = backend.mean_rows(&x)?; // [1, feature_dim]
+        let x = backend.linear(&backend.reshape(&x, &[n * h * w, last])?, &self.head, Activation::Relu6)?;
+        let pooled = backend.mean_rows(&backend.reshape(&x, &[n, h * w, self.config.feature_dim])?)?; // [n, feature_dim]
         let logits = backend.linear(&pooled, &self.fc, Activation::None)?;
         Ok((pooled, logits))
     }
-}
-
-/// Softmax probabilities of logits.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = e.iter().sum();
-    e.iter().map(|v| v / sum).collect()
-}
-
-/// Indices of the `k` largest values, largest first.
-pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..values.len()).collect();
-    idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
-    idx.truncate(k);
-    idx
 }

@@ -98,6 +98,18 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         let got = out(g, g.depthwise_conv(&g.tensor(&x, &[h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), k, stride, act)).await;
         assert_close(&format!("depthwise {h}x{w}x{ch} k={k} s={stride} {act:?}"), &got, &want, 1e-5, 1e-5);
     }
+    // A batch of three images: each must come out as if alone (the CPU checks that too).
+    let (h, w, ch, k, stride) = (9, 7, 5, 5, 2);
+    let x = seeded(3 * h * w * ch, 30);
+    let (wk, b) = (seeded(k * k * ch, 31), seeded(ch, 32));
+    let want = out(c, c.depthwise_conv(&c.tensor(&x, &[3, h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
+    let got = out(g, g.depthwise_conv(&g.tensor(&x, &[3, h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
+    assert_close("depthwise batch of 3", &got, &want, 1e-5, 1e-5);
+    let per = want.len() / 3;
+    for i in 0..3 {
+        let one = out(c, c.depthwise_conv(&c.tensor(&x[i * h * w * ch..][..h * w * ch], &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
+        assert_close(&format!("depthwise batch item {i} vs alone (CPU)"), &want[i * per..][..per], &one, 0.0, 0.0);
+    }
 
     for (h, w, ch, k, stride) in [(9, 8, 3, 3, 2), (5, 6, 4, 3, 1)] {
         let x = seeded(h * w * ch, 16);
@@ -105,11 +117,55 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         let got = out(g, g.im2col(&g.tensor(&x, &[h, w, ch]).unwrap(), k, stride)).await;
         assert_close(&format!("im2col {h}x{w}x{ch} k={k} s={stride}"), &got, &want, 0.0, 0.0);
     }
+    let x = seeded(2 * 9 * 8 * 3, 33);
+    let want = out(c, c.im2col(&c.tensor(&x, &[2, 9, 8, 3]).unwrap(), 3, 2)).await;
+    let got = out(g, g.im2col(&g.tensor(&x, &[2, 9, 8, 3]).unwrap(), 3, 2)).await;
+    assert_close("im2col batch of 2", &got, &want, 0.0, 0.0);
+    let second = out(c, c.im2col(&c.tensor(&x[9 * 8 * 3..], &[9, 8, 3]).unwrap(), 3, 2)).await;
+    assert_close("im2col batch item 1 vs alone (CPU)", &want[want.len() / 2..], &second, 0.0, 0.0);
 
     let x = seeded(49 * 1280, 17);
     let want = out(c, c.mean_rows(&c.tensor(&x, &[49, 1280]).unwrap())).await;
     let got = out(g, g.mean_rows(&g.tensor(&x, &[49, 1280]).unwrap())).await;
     assert_close("mean_rows [49,1280]", &got, &want, 1e-6, 1e-5);
+    let want = out(c, c.mean_rows(&c.tensor(&x, &[5, 49 * 1280 / 5 / 64, 64]).unwrap())).await;
+    let got = out(g, g.mean_rows(&g.tensor(&x, &[5, 49 * 1280 / 5 / 64, 64]).unwrap())).await;
+    assert_eq!(want.len(), 5 * 64);
+    assert_close("mean_rows batch [5, 196, 64]", &got, &want, 1e-6, 1e-5);
+
+    // L2 norm (a zero row stays zero) and softmax, rows of several widths.
+    for (rows, ch) in [(3, 384), (2, 1280), (1, 1000), (4, 7)] {
+        let mut x: Vec<f32> = seeded(rows * ch, 18).iter().map(|v| v * 4.0).collect();
+        x[..ch].iter_mut().for_each(|v| *v = 0.0);
+        let want = out(c, c.l2_normalize(&c.tensor(&x, &[rows, ch]).unwrap())).await;
+        let got = out(g, g.l2_normalize(&g.tensor(&x, &[rows, ch]).unwrap())).await;
+        assert_close(&format!("l2_normalize [{rows},{ch}]"), &got, &want, 1e-6, 1e-5);
+        assert!(got[..ch].iter().all(|&v| v == 0.0), "l2_normalize: a zero row must stay zero");
+        let x: Vec<f32> = seeded(rows * ch, 19).iter().map(|v| v * 12.0).collect();
+        let want = out(c, c.softmax(&c.tensor(&x, &[rows, ch]).unwrap())).await;
+        let got = out(g, g.softmax(&g.tensor(&x, &[rows, ch]).unwrap())).await;
+        assert_close(&format!("softmax [{rows},{ch}]"), &got, &want, 1e-7, 1e-4);
+    }
+
+    // The KB search and ConSE on int8 rows (a width that is not a multiple of 4: padded words).
+    for (n, dim, m) in [(300, 384, 1), (1000, 1280, 2), (5, 6, 3), (0, 384, 1)] {
+        let data: Vec<i8> = seeded(n * dim, 20).iter().map(|v| (v * 127.0) as i8).collect();
+        let scale: Vec<f32> = seeded(n, 21).iter().map(|v| (v.abs() + 0.1) / 127.0).collect();
+        let q = seeded(m * dim, 22);
+        let want = out(c, c.scores(&c.rows(&data, &scale, dim).unwrap(), &c.tensor(&q, &[m, dim]).unwrap())).await;
+        let got = out(g, g.scores(&g.rows(&data, &scale, dim).unwrap(), &g.tensor(&q, &[m, dim]).unwrap())).await;
+        assert_eq!(want.len(), m * n);
+        assert_close(&format!("scores {m} queries x [{n},{dim}]"), &got, &want, 1e-5, 1e-4);
+    }
+    for (classes, dim, top) in [(1000, 384, 5), (1000, 384, 16), (37, 6, 3), (4, 8, 4)] {
+        let data: Vec<i8> = seeded(classes * dim, 23).iter().map(|v| (v * 127.0) as i8).collect();
+        let scale: Vec<f32> = seeded(classes, 24).iter().map(|v| (v.abs() + 0.1) / 127.0).collect();
+        let logits: Vec<f32> = seeded(classes, 25).iter().map(|v| v * 8.0).collect();
+        let probs = out(c, c.softmax(&c.tensor(&logits, &[1, classes]).unwrap())).await;
+        let want = out(c, c.conse(&c.tensor(&probs, &[1, classes]).unwrap(), &c.rows(&data, &scale, dim).unwrap(), top)).await;
+        let got = out(g, g.conse(&g.tensor(&probs, &[1, classes]).unwrap(), &g.rows(&data, &scale, dim).unwrap(), top)).await;
+        assert_close(&format!("conse top {top} of {classes} classes, dim {dim}"), &got, &want, 1e-6, 1e-4);
+    }
 
     let r = g.reshape(&g.tensor(&x, &[49, 1280]).unwrap(), &[7, 7, 1280]).unwrap();
     assert_eq!(g.dims(&r), vec![7, 7, 1280]);
@@ -127,6 +183,12 @@ pub fn shapes_are_checked_before_dispatch(g: &Gpu) {
     assert!(g.depthwise_conv(&t(&[4, 4, 3]), &t(&[8]), &t(&[3]), 3, 1, Activation::None).is_err());
     assert!(g.reshape(&t(&[4, 4]), &[5, 3]).is_err());
     assert!(g.tensor(&[1.0, 2.0], &[3]).is_err());
+    let rows = g.rows(&[1; 12], &[1.0; 3], 4).unwrap();
+    assert!(g.rows(&[1; 11], &[1.0; 3], 4).is_err());
+    assert!(g.scores(&rows, &t(&[1, 5])).is_err());
+    assert!(g.conse(&t(&[1, 4]), &rows, 2).is_err(), "probabilities for 4 classes, 3 rows");
+    assert!(g.conse(&t(&[1, 3]), &rows, 17).is_err(), "more classes than the kernel keeps");
+    assert!(g.mean_rows(&t(&[2, 0, 3])).is_err());
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -166,6 +228,15 @@ pub async fn efficientnet_matches(g: &Gpu, model: &[u8], pictures: &[(&str, &[u8
         assert!(cf >= 0.999 && cl >= 0.999, "EfficientNet {label} {name}: feature {cf}, logits {cl}");
         assert_eq!(top(&og.logits), top(&oc.logits), "EfficientNet {label} {name}: top-1 class differs");
         report.push((name.to_string(), cf, cl));
+    }
+    // All pictures in one batch on the GPU give what each gives alone on the CPU.
+    let pixels: Vec<Vec<f32>> = pictures.iter().map(|(_, b)| preprocess(&decode(b).unwrap(), &ec.config.preprocess).unwrap()).collect();
+    let batch = eg.forward_batch_async(g, &pixels.iter().map(Vec::as_slice).collect::<Vec<_>>()).await.unwrap();
+    assert_eq!(batch.len(), pictures.len());
+    for ((name, _), (px, got)) in pictures.iter().zip(pixels.iter().zip(&batch)) {
+        let want = ec.forward(&Cpu, px).unwrap();
+        let (cf, cl) = (cosine(&got.feature, &want.feature), cosine(&got.logits, &want.logits));
+        assert!(cf >= 0.999 && cl >= 0.999, "EfficientNet {label} {name} in a batch of {}: feature {cf}, logits {cl}", pictures.len());
     }
     report
 }

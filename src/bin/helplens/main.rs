@@ -19,6 +19,7 @@ use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
 use helplens::weights::convert::{self, read_zip_member};
 use helplens::weights::{gguf, ModelFile, Precision};
+use helplens::input::image::{decode, preprocess};
 use helplens::{Engine, Photo};
 
 const DEFAULT_TEXT: &str = "models/minilm-int8.gguf";
@@ -234,14 +235,21 @@ fn peak_rss_mb() -> Option<f64> {
     Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
 }
 
-const BENCH_ROWS: [&str; 3] = ["text embed (short question)", "image embed (decode+resize+encode)", "KB search (text)"];
+const BENCH_ROWS: [&str; 6] = [
+    "text embed (short question)",
+    "image embed (decode+resize+encode)",
+    "KB search (text, host)",
+    "ask (text: encode + search on backend)",
+    "image encoder, 1 photo",
+    "image encoder, per photo in batch of 8",
+];
 
 /// Load time, first text and first image (pipelines compile and buffers fill on first use),
 /// then median and p95 of each row of [`BENCH_ROWS`].
 struct Figures {
     load_ms: f64,
     first_ms: (f64, f64),
-    rows: [(f64, f64); 3],
+    rows: [(f64, f64); 6],
 }
 
 fn measure<B: Backend>(backend: B, kb: &Path, image: &Path, runs: usize, text_model: &Path, image_model: &Path, opened_ms: f64) -> Result<Figures> {
@@ -256,10 +264,18 @@ fn measure<B: Backend>(backend: B, kb: &Path, image: &Path, runs: usize, text_mo
     let t = Instant::now();
     e.embed_photo(Photo::Encoded(&photo))?;
     let first_image = t.elapsed().as_secs_f64() * 1e3;
+    // The encoder alone on preprocessed pixels, one photo and eight at once (as build-kb does).
+    let model = EfficientNet::load(e.backend(), ModelFile::from_bytes(&read(image_model)?)?)?;
+    let pixels = preprocess(&decode(&photo)?, &model.config.preprocess)?;
+    let batch = vec![pixels.as_slice(); 8];
+    let per_photo = |(m, p): (f64, f64)| (m / 8.0, p / 8.0);
     let rows = [
         time(runs, || e.embed_question(q))?,
         time(runs, || e.embed_photo(Photo::Encoded(&photo)))?,
-        time(runs, || Ok(helplens::kb::answer::rank(e.kb(), Some(&qv), None)))?,
+        time(runs, || Ok(helplens::kb::answer::search(e.kb(), &qv)))?,
+        time(runs, || e.ask(q, None))?,
+        time(runs, || model.forward(e.backend(), &pixels))?,
+        per_photo(time(runs.div_ceil(4), || model.forward_batch(e.backend(), &batch))?),
     ];
     Ok(Figures { load_ms, first_ms: (first_text, first_image), rows })
 }

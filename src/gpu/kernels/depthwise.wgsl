@@ -1,7 +1,7 @@
 // Depthwise k×k convolution, TensorFlow "same" padding, then bias and activation, channels last:
-// x [h, w, c], weights [k·k, c], bias [c] → y [oh, ow, c]. One thread per output value.
+// x [b, h, w, c], weights [k·k, c], bias [c] → y [b, oh, ow, c]. One thread per output value.
 
-struct Params { h: u32, w: u32, c: u32, k: u32, stride: u32, oh: u32, ow: u32, pad_t: u32, pad_l: u32, act: u32, _p0: u32, _p1: u32 }
+struct Params { h: u32, w: u32, c: u32, k: u32, stride: u32, oh: u32, ow: u32, pad_t: u32, pad_l: u32, act: u32, b: u32, _p0: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> wk: array<f32>;
@@ -12,9 +12,11 @@ struct Params { h: u32, w: u32, c: u32, k: u32, stride: u32, oh: u32, ow: u32, p
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
     let i = g.x + g.y * nw.x * 256u;
-    if (i >= p.oh * p.ow * p.c) { return; }
+    let per_image = p.oh * p.ow * p.c;
+    if (i >= p.b * per_image) { return; }
     let ch = i % p.c;
-    let pos = i / p.c;
+    let pos = (i % per_image) / p.c;
+    let base = (i / per_image) * p.h * p.w;
     let ox = pos % p.ow;
     let oy = pos / p.ow;
     var acc = bias[ch];
@@ -24,7 +26,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
         for (var kx = 0u; kx < p.k; kx++) {
             let ix = i32(ox * p.stride + kx) - i32(p.pad_l);
             if (ix < 0 || ix >= i32(p.w)) { continue; }
-            acc = fma(x[(u32(iy) * p.w + u32(ix)) * p.c + ch], wk[(ky * p.k + kx) * p.c + ch], acc);
+            acc = fma(x[(base + u32(iy) * p.w + u32(ix)) * p.c + ch], wk[(ky * p.k + kx) * p.c + ch], acc);
         }
     }
     y[i] = act(acc, p.act);

@@ -1,4 +1,4 @@
-// LayerNorm over the last axis: one workgroup per row of x [rows, c].
+// LayerNorm over the last axis: one workgroup per row of x [rows, c] (reduce.wgsl).
 
 struct Params { c: u32, eps: f32, _p0: u32, _p1: u32 }
 
@@ -7,21 +7,6 @@ struct Params { c: u32, eps: f32, _p0: u32, _p1: u32 }
 @group(0) @binding(2) var<storage, read> beta: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
-
-const WG: u32 = 128u;
-var<workgroup> part: array<f32, 128>;
-
-fn reduce_sum(v: f32, li: u32) -> f32 {
-    part[li] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (li < s) { part[li] += part[li + s]; }
-        workgroupBarrier();
-    }
-    let total = part[0];
-    workgroupBarrier();
-    return total;
-}
 
 @compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {

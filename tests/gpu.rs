@@ -17,10 +17,15 @@ use helplens::weights::ModelFile;
 use helplens::{Engine, Photo};
 
 fn gpu() -> Option<Gpu> {
-    match Gpu::new() {
+    open(true)
+}
+
+/// The GPU with f16 matmul tiles where the device has shader-f16 (`f16`), or all f32.
+fn open(f16: bool) -> Option<Gpu> {
+    match Gpu::new_with(f16) {
         Ok(g) => {
             let a = g.adapter();
-            println!("GPU backend on {} ({}, {})", a.name, a.backend, a.driver);
+            println!("GPU backend on {} ({}, {}), f16 tiles: {}", a.name, a.backend, a.driver, a.f16);
             Some(g)
         }
         Err(e) => {
@@ -34,6 +39,13 @@ fn gpu() -> Option<Gpu> {
 #[test]
 fn every_op_matches_the_cpu() {
     let Some(g) = gpu() else { return };
+    pollster::block_on(parity::every_op_matches_the_cpu(&g));
+}
+
+#[test]
+fn every_op_matches_the_cpu_without_f16() {
+    let Some(g) = open(false) else { return };
+    assert!(!g.adapter().f16);
     pollster::block_on(parity::every_op_matches_the_cpu(&g));
 }
 

@@ -15,10 +15,13 @@ pub struct Adapter {
     /// A software implementation (lavapipe, SwiftShader, WARP): the browser's "fallback
     /// adapter", or known by name natively.
     pub software: bool,
+    /// Whether the matmul tiles run in f16 (the device has shader-f16 and it was wanted).
+    pub f16: bool,
 }
 
-/// Opens an adapter and a device. An error says why there is no GPU.
-pub async fn open() -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
+/// Opens an adapter and a device, with shader-f16 where the adapter has it and `want_f16`.
+/// An error says why there is no GPU.
+pub async fn open(want_f16: bool) -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = instance
         .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
@@ -30,8 +33,10 @@ pub async fn open() -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
     // Feature maps of the first EfficientNet layers and im2col patches exceed the 128 MiB default.
     limits.max_storage_buffer_binding_size = have.max_storage_buffer_binding_size.min(1 << 30);
     limits.max_buffer_size = have.max_buffer_size.min(1 << 30);
+    let f16 = want_f16 && adapter.features().contains(wgpu::Features::SHADER_F16);
+    let required_features = if f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() };
     let (device, queue) = adapter
-        .request_device(&wgpu::DeviceDescriptor { label: Some("helplens"), required_limits: limits, ..Default::default() })
+        .request_device(&wgpu::DeviceDescriptor { label: Some("helplens"), required_limits: limits, required_features, ..Default::default() })
         .await
         .map_err(|e| Error::Gpu(format!("no device on {}: {e}", info.name)))?;
     let software = info.device_type == wgpu::DeviceType::Cpu || is_software(&format!("{} {} {}", info.name, info.driver, info.driver_info));
@@ -45,6 +50,7 @@ pub async fn open() -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
         backend: format!("{:?}", info.backend),
         driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
         software,
+        f16,
     };
     Ok((device, queue, adapter))
 }

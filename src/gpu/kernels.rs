@@ -8,6 +8,10 @@ pub enum Kernel {
     LinearQ8,
     LinearQ8Rows,
     LinearF32,
+    /// `LinearQ8` with f16 tiles (devices with shader-f16).
+    LinearQ8H,
+    /// `LinearF32` with f16 tiles (devices with shader-f16).
+    LinearF32H,
     Add,
     LayerNorm,
     Attention,
@@ -23,12 +27,17 @@ pub enum Kernel {
 const ACT: &str = include_str!("kernels/act.wgsl");
 const TILE64: &str = include_str!("kernels/tile64.wgsl");
 const REDUCE: &str = include_str!("kernels/reduce.wgsl");
+/// The element type of tile64.wgsl's tiles (`enable` must come first in a module).
+const TILE_F32: &str = "alias tile_t = f32;";
+const TILE_F16: &str = "enable f16;\nalias tile_t = f16;";
 
 impl Kernel {
-    const ALL: [Kernel; 13] = [
+    const ALL: [Kernel; 15] = [
         Kernel::LinearQ8,
         Kernel::LinearQ8Rows,
         Kernel::LinearF32,
+        Kernel::LinearQ8H,
+        Kernel::LinearF32H,
         Kernel::Add,
         Kernel::LayerNorm,
         Kernel::Attention,
@@ -44,11 +53,18 @@ impl Kernel {
     /// The kernel's WGSL, with the shared pieces it uses prepended: the activation functions
     /// where it fuses one, the 64×64 tiling for the tiled matmuls, the workgroup reductions
     /// for the one-workgroup-per-row kernels.
+    /// Whether the kernel needs shader-f16.
+    fn needs_f16(self) -> bool {
+        matches!(self, Kernel::LinearQ8H | Kernel::LinearF32H)
+    }
+
     fn source(self) -> String {
         let (src, parts): (&str, &[&str]) = match self {
-            Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[ACT, TILE64]),
+            Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F32, ACT, TILE64]),
             Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT]),
-            Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[ACT, TILE64]),
+            Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F32, ACT, TILE64]),
+            Kernel::LinearQ8H => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F16, ACT, TILE64]),
+            Kernel::LinearF32H => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F16, ACT, TILE64]),
             Kernel::Add => (include_str!("kernels/add.wgsl"), &[]),
             Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[REDUCE]),
             Kernel::Attention => (include_str!("kernels/attention.wgsl"), &[]),
@@ -67,16 +83,21 @@ impl Kernel {
     }
 }
 
-/// The compiled pipelines, indexed by [`Kernel`].
+/// The compiled pipelines, indexed by [`Kernel`] (None: an f16 kernel on a device without it).
 pub struct Kernels {
-    pipelines: Vec<wgpu::ComputePipeline>,
+    pipelines: Vec<Option<wgpu::ComputePipeline>>,
 }
 
 impl Kernels {
-    /// Compiles every kernel; a shader or pipeline error names the kernel.
-    pub async fn compile(device: &wgpu::Device) -> Result<Kernels> {
+    /// Compiles every kernel (the f16 ones only with `f16`); a shader or pipeline error names
+    /// the kernel.
+    pub async fn compile(device: &wgpu::Device, f16: bool) -> Result<Kernels> {
         let mut pipelines = Vec::new();
         for k in Kernel::ALL {
+            if k.needs_f16() && !f16 {
+                pipelines.push(None);
+                continue;
+            }
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(&format!("{k:?}")),
@@ -93,13 +114,15 @@ impl Kernels {
             if let Some(e) = scope.pop().await {
                 return Err(Error::Gpu(format!("kernel {k:?} failed to compile: {e}")));
             }
-            pipelines.push(pipeline);
+            pipelines.push(Some(pipeline));
         }
         Ok(Kernels { pipelines })
     }
 
     /// The pipeline of a kernel.
-    pub fn get(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines[Kernel::ALL.iter().position(|&x| x == k).expect("every kernel is compiled")]
+    pub fn get(&self, k: Kernel) -> Result<&wgpu::ComputePipeline> {
+        self.pipelines[Kernel::ALL.iter().position(|&x| x == k).expect("every kernel is listed")]
+            .as_ref()
+            .ok_or_else(|| Error::Gpu(format!("kernel {k:?} needs shader-f16, which this device lacks")))
     }
 }

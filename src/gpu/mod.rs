@@ -129,10 +129,24 @@ impl Gpu {
         pollster::block_on(Gpu::open())
     }
 
+    /// [`Gpu::open_with`], blocking (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_with(f16: bool) -> Result<Gpu> {
+        pollster::block_on(Gpu::open_with(f16))
+    }
+
+    /// Opens the GPU with f16 matmul tiles where the device has shader-f16 (see
+    /// [`Gpu::open_with`]).
+    pub async fn open() -> Result<Gpu> {
+        Gpu::open_with(true).await
+    }
+
     /// Opens the adapter wgpu prefers (the browser's WebGPU on wasm32), compiles the kernels
     /// and runs a self-test against the CPU. An error says why no GPU backend is available.
-    pub async fn open() -> Result<Gpu> {
-        let (device, queue, adapter) = context::open().await?;
+    /// `f16`: run the tiled matmuls (feature maps, long texts) with f16 tiles and f32
+    /// accumulators where the device has shader-f16; `false` keeps everything f32.
+    pub async fn open_with(f16: bool) -> Result<Gpu> {
+        let (device, queue, adapter) = context::open(f16).await?;
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         device.set_device_lost_callback(move |_, _| flag.store(true, Ordering::SeqCst));
@@ -143,7 +157,7 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
         }));
-        let kernels = Kernels::compile(&device).await?;
+        let kernels = Kernels::compile(&device, adapter.f16).await?;
         let max_groups = device.limits().max_compute_workgroups_per_dimension;
         let gpu = Gpu { device, queue, adapter, kernels, recording: RefCell::new(None), pool: Rc::new(RefCell::new(Pool::default())), lost, error, max_groups };
         gpu.self_test().await?;
@@ -231,7 +245,7 @@ impl Gpu {
             return Err(Error::Gpu(format!("{kernel:?}: {groups:?} workgroups exceed the device limit {limit}")));
         }
         let uniform = self.upload("params", bytemuck::cast_slice(params), wgpu::BufferUsages::UNIFORM);
-        let pipeline = self.kernels.get(kernel);
+        let pipeline = self.kernels.get(kernel)?;
         let mut entries: Vec<wgpu::BindGroupEntry> =
             buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
         entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: uniform.as_entire_binding() });
@@ -433,12 +447,13 @@ impl Backend for Gpu {
                 if n <= FEW_ROWS {
                     self.dispatch(Kernel::LinearQ8Rows, &bindings, &params, (w.out_dim.div_ceil(64) as u32, n.div_ceil(4) as u32))?;
                 } else {
-                    self.dispatch(Kernel::LinearQ8, &bindings, &params, groups)?;
+                    self.dispatch(if self.adapter.f16 { Kernel::LinearQ8H } else { Kernel::LinearQ8 }, &bindings, &params, groups)?;
                 }
             }
             MatrixWeights::F32(dense) => {
                 let params = [n as u32, w.out_dim as u32, k as u32, 0, act_code(a), 0, 0, 0];
-                self.dispatch(Kernel::LinearF32, &[x.buf.buffer(), dense, &w.bias, y.buf.buffer()], &params, groups)?;
+                let kernel = if self.adapter.f16 { Kernel::LinearF32H } else { Kernel::LinearF32 };
+                self.dispatch(kernel, &[x.buf.buffer(), dense, &w.bias, y.buf.buffer()], &params, groups)?;
             }
         }
         Ok(y)

@@ -60,7 +60,11 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
             let q = || quantize_matrix(&w, n, k, precision).unwrap();
             let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), act)).await;
             let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), act)).await;
-            assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {act:?}"), &got, &want, 1e-4, 1e-4);
+            // The tiled kernels (f32 weights; int8 for > 32 rows) on a device with shader-f16:
+            // f16 products, summed in f16 over 32 steps of k, then in f32.
+            let tiled = m > 32 || precision == Precision::F32;
+            let (atol, rtol) = if tiled && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
+            assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {act:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
         }
     }
 

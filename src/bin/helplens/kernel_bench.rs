@@ -63,7 +63,7 @@ pub fn run(peak: Option<(f64, f64)>) -> Result<()> {
     let g = Gpu::new()?;
     let a = g.adapter().clone();
     let peak = peak.or_else(|| known_peak(&a.name));
-    println!("kernels on {} ({}, {}){}", a.name, a.backend, a.driver, if a.software { " [software: correctness only]" } else { "" });
+    println!("kernels on {} ({}, {}), f16 tiles: {}{}", a.name, a.backend, a.driver, a.f16, if a.software { " [software: correctness only]" } else { "" });
     match peak {
         Some((f, b)) => println!("peak: {f:.0} GFLOP/s FP32, {b:.0} GB/s"),
         None => println!("peak unknown for this adapter (give --peak-gflops and --peak-gbps)"),

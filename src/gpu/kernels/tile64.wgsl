@@ -4,34 +4,39 @@
 // dequantized), both k-major as vec4s ([kk][64/4]) so the inner loop reads one vec4 of x (the
 // same across a row of threads) and one of W (consecutive across threads). 16 KiB of workgroup
 // memory in all: WebGPU's default limit. The kernel declares `y`, `bias` and `p` (m, n, act).
+// `tile_t`, declared by the prelude the backend adds, is f32, or f16 on devices with
+// shader-f16: then the tiles take half the workgroup memory and the multiply-adds of a step run
+// in f16 (packed on most GPUs), each step's 32-term partial sums going into f32 accumulators.
 
 const TILE: u32 = 64u;
 const TK: u32 = 32u;
 
-var<workgroup> xs: array<vec4<f32>, 512>; // [TK][TILE / 4]
-var<workgroup> wt: array<vec4<f32>, 512>; // [TK][TILE / 4]
+var<workgroup> xs: array<vec4<tile_t>, 512>; // [TK][TILE / 4]
+var<workgroup> wt: array<vec4<tile_t>, 512>; // [TK][TILE / 4]
 var<private> acc: array<vec4<f32>, 4>;    // acc[i][j]: row 4·l.y + i, column 4·l.x + j
 
 // Stores x[row0 + r, k] (0 outside the matrix) at tile row r, step column c.
 fn put_x(r: u32, c: u32, v: f32) {
-    xs[c * 16u + r / 4u][r % 4u] = v;
+    xs[c * 16u + r / 4u][r % 4u] = tile_t(v);
 }
 
 // Stores W[col0 + r, k] at tile column r, step column c.
 fn put_w(r: u32, c: u32, v: f32) {
-    wt[c * 16u + r / 4u][r % 4u] = v;
+    wt[c * 16u + r / 4u][r % 4u] = tile_t(v);
 }
 
 // Accumulates one filled step (between the two barriers).
 fn mac_step(l: vec3<u32>) {
+    var part = array<vec4<tile_t>, 4>();
     for (var kk = 0u; kk < TK; kk++) {
         let a = xs[kk * 16u + l.y];
         let wv = wt[kk * 16u + l.x];
-        acc[0] = fma(vec4<f32>(a.x), wv, acc[0]);
-        acc[1] = fma(vec4<f32>(a.y), wv, acc[1]);
-        acc[2] = fma(vec4<f32>(a.z), wv, acc[2]);
-        acc[3] = fma(vec4<f32>(a.w), wv, acc[3]);
+        part[0] = fma(vec4<tile_t>(a.x), wv, part[0]);
+        part[1] = fma(vec4<tile_t>(a.y), wv, part[1]);
+        part[2] = fma(vec4<tile_t>(a.z), wv, part[2]);
+        part[3] = fma(vec4<tile_t>(a.w), wv, part[3]);
     }
+    for (var i = 0u; i < 4u; i++) { acc[i] += vec4<f32>(part[i]); }
 }
 
 // Writes act(acc + bias) for the thread's 4×4 block.

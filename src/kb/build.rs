@@ -31,10 +31,13 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
     for (i, a) in src.articles.iter().enumerate() {
         progress(&a.article.id);
         let art = &a.article;
-        let mut texts = vec![art.title.clone(), format!("{}. {}", art.title, plain_text(&art.body))];
-        texts.extend(a.questions.iter().cloned());
-        for t in texts {
-            units.push(&text.embed(backend, &t, false)?);
+        // Title and title + body are passages; the example questions are questions, embedded as
+        // customers' questions are (e5: "query: " on both sides of a question-to-question match,
+        // as its authors advise for symmetric tasks; MiniLM has no prefixes).
+        let mut texts = vec![(art.title.clone(), false), (format!("{}. {}", art.title, plain_text(&art.body)), false)];
+        texts.extend(a.questions.iter().map(|q| (q.clone(), true)));
+        for (t, query) in texts {
+            units.push(&text.embed(backend, &t, query)?);
             unit_article.push(i as u32);
         }
         if let Some(model) = image {

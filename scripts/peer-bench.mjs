@@ -1,0 +1,138 @@
+// The peer benchmark (issue 5): www/bench/peer.html in headless Chromium (Debian's
+// /usr/bin/chromium via playwright-core) against scripts/serve.py and its strict CSP;
+// helplens and onnxruntime-web on the same models and inputs in one page load. Prints the table.
+//   node scripts/peer-bench.mjs [--runs 20] [--gpu-runs 3] [--no-webgpu]
+//   node scripts/peer-bench.mjs --check [--webgpu]   tiny run for ./build.sh test: both engines
+//       load under the CSP and agree (cosine >= 0.99), one timed run; exit 1 otherwise. CPU (wasm)
+//       engines only unless --webgpu.
+// Needs www/bench/onnx/ (.cache/venv/bin/python scripts/export_onnx.py); copies
+// onnxruntime-web's files from node_modules into www/bench/ort/ (git-ignored) itself.
+// Headless Chromium's WebGPU is SwiftShader (software): its rows are correctness only.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
+const ORT_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm',
+  'ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+const ONNX_FILES = ['minilm-f32.onnx', 'minilm-int8.onnx', 'efficientnet-lite0-f32.onnx', 'efficientnet-lite0-int8.onnx', 'inputs.json'];
+
+// onnxruntime-web served from our origin (nothing leaves it): copy what the page imports.
+export function prepare() {
+  const missing = ONNX_FILES.filter((f) => !existsSync(`www/bench/onnx/${f}`));
+  if (missing.length) throw new Error(`www/bench/onnx/ lacks ${missing.join(', ')}: run .cache/venv/bin/python scripts/export_onnx.py`);
+  mkdirSync('www/bench/ort', { recursive: true });
+  for (const f of ORT_FILES) {
+    const src = `node_modules/onnxruntime-web/dist/${f}`;
+    if (!existsSync(src)) throw new Error(`${src} missing: npm ci`);
+    const dst = `www/bench/ort/${f}`;
+    if (!existsSync(dst) || statSync(dst).size !== statSync(src).size || statSync(dst).mtimeMs < statSync(src).mtimeMs) copyFileSync(src, dst);
+  }
+}
+
+// Loads the page once; returns its result plus any CSP violation, console error or foreign request.
+export async function runPage({ runs = 20, gpuRuns = 3, webgpu = true, check = false } = {}) {
+  prepare();
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const origin = `http://127.0.0.1:${port}`;
+  const server = spawn('python3', ['scripts/serve.py', '--port', String(port), 'www'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => server.stdout.once('data', resolve));
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
+  });
+  const problems = [];
+  try {
+    // One context: its HTTP cache carries over to the second load (cold start, warm cache).
+    const context = await browser.newContext();
+    const load = async (extra) => {
+      const page = await context.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('request', (r) => { if (!r.url().startsWith(origin) && !/^(data|blob):/.test(r.url())) problems.push(`request to another origin: ${r.url()}`); });
+      const q = new URLSearchParams({ runs: String(runs), 'gpu-runs': String(gpuRuns), webgpu: webgpu ? '1' : '0', check: check ? '1' : '0', ...extra });
+      await page.goto(`${origin}/bench/peer.html?${q}`);
+      await page.waitForFunction(() => window.peerResult, null, { timeout: 900_000 });
+      const r = await page.evaluate(() => window.peerResult);
+      await page.close();
+      return r;
+    };
+    const r = await load({});
+    if (!check && !r.error) r.warm_cache = await load({ 'cold-only': '1' });
+    return { ...r, problems };
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+}
+
+const f = (v, d = 2) => (v == null || Number.isNaN(v) ? '' : v.toFixed(d));
+const mb = (b) => (b == null ? '' : (b / 1e6).toFixed(1));
+
+export function printTable(r) {
+  console.log(`browser: ${r.user_agent}`);
+  console.log(`onnxruntime-web ${r.ort_version}; ONNX export: ${JSON.stringify(r.export)}; cross-origin isolated: ${r.cross_origin_isolated} (both engines single-threaded)`);
+  console.log(`text: "${r.question}" (${r.question_tokens} tokens); image: ${r.image} 256x256 (helplens: centre crop; ort: the same 224x224 pixels)`);
+  console.log(`${r.timing.text_embed[r.engines[0].name].runs} alternating runs per CPU engine, ${r.gpu_runs} per WebGPU engine, after one warm-up each`);
+  for (const s of r.skipped) console.log(`skipped: ${s}`);
+  for (const e of r.engines) if (e.adapter) console.log(`${e.name}: adapter ${e.adapter}${/swiftshader|software|llvmpipe|lavapipe/i.test(e.adapter) ? ' [software: correctness only]' : ''}`);
+  console.log('');
+  const H = (s, n) => String(s).padStart(n);
+  console.log(`${'engine'.padEnd(22)}${H('text med', 10)}${H('p95', 9)}${H('image med', 11)}${H('p95', 9)}${H('cold ms', 10)}${H('bytes MB', 10)}${H('models MB', 11)}${H('cos text', 10)}${H('cos image', 11)}`);
+  for (const e of r.engines) {
+    const t = r.timing.text_embed[e.name], i = r.timing.image_embed[e.name], a = r.agreement[e.name];
+    console.log(`${e.name.padEnd(22)}${H(f(t.median), 10)}${H(f(t.p95), 9)}${H(f(i.median), 11)}${H(f(i.p95), 9)}${H(f(e.cold?.total_ms, 0), 10)}${H(mb(e.cold?.bytes), 10)}${H(mb(e.cold?.model_bytes), 11)}${H(a ? f(a.text_min, 4) : 'ref', 10)}${H(a ? f(a.image_min, 4) : 'ref', 11)}`);
+  }
+  console.log('(ms; cos = min cosine to ort-wasm-f32 over 4 questions / 2 photos; cold = fetch + instantiate + load + first text + first image)');
+  console.log('');
+  const ratio = (h, p) => {
+    if (!r.timing.text_embed[h] || !r.timing.text_embed[p]) return;
+    const tr = r.timing.text_embed[h].median / r.timing.text_embed[p].median;
+    const ir = r.timing.image_embed[h].median / r.timing.image_embed[p].median;
+    const say = (x) => `${f(x)}x (${x <= 1 ? `${f(1 / x)}x faster` : `${f(x)}x slower`})`;
+    console.log(`${`${h} / ${p}`.padEnd(48)} text ${say(tr).padEnd(26)} image ${say(ir)}`);
+  };
+  console.log('ratio helplens/peer (median time; < 1 means helplens is faster; issue 5 target for CPU int8: <= 0.67)');
+  ratio('helplens-cpu-int8', 'ort-wasm-int8');
+  ratio('helplens-cpu-int8', 'ort-wasm-f32');
+  ratio('helplens-webgpu-int8', 'ort-webgpu-f32');
+  const round = (c) => JSON.stringify(Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
+  for (const e of r.engines) if (e.cold) console.log(`cold, empty HTTP cache, ${e.name}: ${round(e.cold)}`);
+  for (const [name, c] of Object.entries(r.warm_cache?.cold || {})) if (c) console.log(`cold, warm HTTP cache (reload), ${name}: ${round(c)}`);
+  console.log(`helplens wasm memory ${f(r.helplens_wasm_memory_mb, 0)} MB; JS heap (whole page) ${r.js_heap_mb == null ? 'n/a' : f(r.js_heap_mb, 0) + ' MB'}`);
+}
+
+async function main() {
+  const check = argv.includes('--check');
+  const r = await runPage({
+    runs: Number(arg('--runs', 20)), gpuRuns: Number(arg('--gpu-runs', 3)),
+    // --check: CPU engines only unless --webgpu (SwiftShader runs take minutes on 2 cores).
+    webgpu: check ? argv.includes('--webgpu') : !argv.includes('--no-webgpu'), check,
+  });
+  if (r.error) {
+    console.error(`peer bench failed: ${r.error}`);
+    for (const p of r.problems) console.error(p);
+    process.exit(1);
+  }
+  if (check) {
+    let bad = r.problems.length;
+    for (const p of r.problems) console.log(`FAIL ${p}`);
+    for (const [name, a] of Object.entries(r.agreement)) {
+      // ort's int8 EfficientNet (dynamic quantization of a CNN) is reported, not required to agree.
+      const must = true;
+      const okText = a.text_min >= 0.99, okImage = a.image_min >= 0.99;
+      const pass = okText && (okImage || name === 'ort-wasm-int8');
+      if (must && !pass) bad++;
+      console.log(`${okText && okImage ? 'ok  ' : pass ? 'note' : 'FAIL'} ${name} vs ort-wasm-f32: text cosine ${f(a.text_min, 4)}, image cosine ${f(a.image_min, 4)}`);
+    }
+    console.log(`${bad ? 'FAIL' : 'ok  '} peer bench page: ${r.engines.map((e) => e.name).join(', ')} loaded under the CSP${r.skipped.length ? `; skipped ${r.skipped.join('; ')}` : ''}`);
+    process.exit(bad ? 1 : 0);
+  }
+  printTable(r);
+  for (const p of r.problems) console.log(`warning: ${p}`);
+  if (!r.agree) console.log('WARNING: helplens and onnxruntime-web disagree (cosine < 0.99): timings compare different computations');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,304 @@
+// Peer benchmark (issue 5): helplens and onnxruntime-web on the same two models, the same
+// inputs, in one page load, on the main thread, single-threaded (the page is not
+// cross-origin isolated, so neither engine can use wasm threads).
+//
+// 1. Cold start per engine: fetch + wasm instantiate + model load + the first text and image
+//    embeddings; bytes fetched (Resource Timing, decoded sizes).
+// 2. Agreement: every engine's sentence vector (4 questions) and pooled 1280-d image feature
+//    (2 photos) against onnxruntime-web's f32 wasm run (the export matches PyTorch to 1e-6).
+//    Text: helplens tokenises in wasm; onnxruntime gets the ids that scripts/export_onnx.py
+//    wrote with the same tokenizer.json. Image: 256x256 photos, so helplens's "shortest side
+//    to 256" is the identity and its centre crop is rows/cols 16..240; this page crops the same
+//    224x224 pixels, (p - 127) / 128, NCHW, for onnxruntime.
+// 3. Timing: after one warm-up each, runs alternate between the engines (round-robin, the
+//    starting engine rotating each round), median/p95 per engine, ratio helplens/peer.
+//    helplens text = tokenise + encoder + pool + L2 (embedQuestion); ort text = encoder + pool
+//    + L2 from token ids (tokenising is not in onnxruntime). Image, both: crop + normalise +
+//    encoder (helplens embedPixels; ort: the JS crop loop + session.run).
+// Results: #out and window.peerResult. ?runs=20 &gpu-runs=3 &webgpu=0|1 &check=1 (load and
+// agreement only, one timed run each: the test in ./build.sh test) &cold-only=1 (cold start
+// only: the script reloads the page so with a warm HTTP cache).
+import init, { HelplensEngine } from '../pkg/helplens.js';
+
+const params = new URLSearchParams(location.search);
+const check = params.get('check') === '1';
+const runs = check ? 1 : Number(params.get('runs') || 20);
+const gpuRuns = check ? 1 : Number(params.get('gpu-runs') || 3);
+const coldOnly = params.get('cold-only') === '1';
+const wantGpu = params.get('webgpu') !== '0' && 'gpu' in navigator;
+const out = document.getElementById('out');
+const log = (s) => { out.textContent += `\n${s}`; };
+const tick = () => new Promise((r) => setTimeout(r, 0));
+const ORT = new URL('./ort/', import.meta.url).href;
+const ONNX = new URL('./onnx/', import.meta.url);
+
+async function bytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+function cosine(a, b) {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+}
+
+// Bytes this page fetched whose path contains one of `parts` (decoded body sizes: loopback
+// serves them uncompressed; transferSize is 0 for revalidated cache hits).
+function fetched(parts) {
+  return performance.getEntriesByType('resource')
+    .filter((e) => parts.some((p) => new URL(e.name).pathname.includes(p)))
+    .reduce((s, e) => s + (e.decodedBodySize || e.encodedBodySize || 0), 0);
+}
+
+async function rgba(url) {
+  const bmp = await createImageBitmap(await (await fetch(url)).blob(),
+    { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bmp, 0, 0);
+  return { w: bmp.width, h: bmp.height, px: new Uint8Array(ctx.getImageData(0, 0, bmp.width, bmp.height).data.buffer) };
+}
+
+// helplens's preprocessing for a 256x256 input: centre 224 crop, (p - 127) / 128; NCHW here.
+function nchw({ w, h, px }) {
+  const S = 224, x0 = (w - S) >> 1, y0 = (h - S) >> 1, plane = S * S;
+  const t = new Float32Array(3 * plane);
+  for (let y = 0; y < S; y++) {
+    let i = ((y0 + y) * w + x0) * 4;
+    const o = y * S;
+    for (let x = 0; x < S; x++, i += 4) {
+      t[o + x] = (px[i] - 127) / 128;
+      t[plane + o + x] = (px[i + 1] - 127) / 128;
+      t[2 * plane + o + x] = (px[i + 2] - 127) / 128;
+    }
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- engines
+// Each engine: { name, engine, backend, precision, text(q) -> Float32Array, image(img) -> Float32Array }
+
+async function helplensEngines(texts) {
+  const rows = [];
+  const t0 = performance.now();
+  const wasm = await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
+  const [text, image, kb] = await Promise.all([bytes('../models/minilm-int8.gguf'),
+    bytes('../models/efficientnet-lite0-int8.gguf'), bytes('../models/demo-kb.safetensors')]);
+  const make = async (backend) => {
+    const t = performance.now();
+    const e = await HelplensEngine.create(text, kb, backend);
+    e.addImageModel(image);
+    return { e, ms: performance.now() - t };
+  };
+  const cpu = await make('cpu');
+  const loadMs = performance.now() - t0;
+  const row = (name, e, backend) => ({
+    name, engine: 'helplens', backend, precision: 'int8',
+    text: (q) => e.embedQuestion(q.text),
+    image: (img) => e.embedPixels(img.px, img.w, img.h),
+  });
+  const r = row('helplens-cpu-int8', cpu.e, 'wasm');
+  const t1 = performance.now();
+  await r.text(texts.questions[0]);
+  const firstText = performance.now() - t1;
+  const t2 = performance.now();
+  await r.image(texts.images[0]);
+  const firstImage = performance.now() - t2;
+  r.cold = { load_ms: loadMs, first_text_ms: firstText, first_image_ms: firstImage, total_ms: loadMs + firstText + firstImage,
+    bytes: fetched(['/pkg/', '/models/minilm-int8.gguf', '/models/efficientnet-lite0-int8.gguf', '/models/demo-kb.safetensors']),
+    model_bytes: text.length + image.length, note: 'includes the demo KB (needed by create)' };
+  r.memoryMb = () => wasm.memory.buffer.byteLength / 1048576;
+  rows.push(r);
+  if (wantGpu) {
+    try {
+      const g = await make('webgpu');
+      const info = g.e.info();
+      if (info.backend !== 'gpu') throw new Error(`fell back to ${info.backend}: ${info.fallback_reason}`);
+      const gr = row('helplens-webgpu-int8', g.e, 'webgpu');
+      gr.adapter = info.adapter;
+      const t3 = performance.now();
+      await gr.text(texts.questions[0]);
+      await gr.image(texts.images[0]);
+      gr.cold = { load_ms: g.ms, total_ms: g.ms + performance.now() - t3, note: 'wasm and model bytes already fetched by the CPU row' };
+      rows.push(gr);
+    } catch (e) {
+      rows.skipped = [`helplens-webgpu: ${e.message || e}`];
+    }
+  }
+  return rows;
+}
+
+async function ortEngines(texts) {
+  const rows = [];
+  const skipped = [];
+  const session = async (ort, file, ep) => {
+    const t = performance.now();
+    const model = await bytes(new URL(file, ONNX));
+    const s = await ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    return { s, ms: performance.now() - t, size: model.length };
+  };
+  const makeRow = (ort, ep, precision, ts, is) => ({
+    name: `ort-${ep}-${precision}`, engine: 'onnxruntime-web', backend: ep, precision,
+    text: async (q) => {
+      const n = q.ids.length;
+      const r = await ts.s.run({ input_ids: new ort.Tensor('int64', q.ids, [1, n]), attention_mask: new ort.Tensor('int64', q.mask, [1, n]) });
+      return r.embedding.data;
+    },
+    image: async (img) => {
+      const r = await is.s.run({ pixels: new ort.Tensor('float32', nchw(img), [1, 3, 224, 224]) });
+      return r.feature.data;
+    },
+  });
+  const firsts = async (r) => {
+    const t1 = performance.now();
+    await r.text(texts.questions[0]);
+    const t2 = performance.now();
+    await r.image(texts.images[0]);
+    return { first_text_ms: t2 - t1, first_image_ms: performance.now() - t2 };
+  };
+
+  // wasm EP: ort.wasm.min.mjs + ort-wasm-simd-threaded.{mjs,wasm} (plain SIMD build).
+  // int8 first, so its cold start includes importing ort and instantiating its wasm.
+  const t0 = performance.now();
+  const ort = await import('./ort/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = ORT;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  for (const precision of ['int8', 'f32']) {
+    const tStart = precision === 'int8' ? t0 : performance.now();
+    const ts = await session(ort, `minilm-${precision}.onnx`, 'wasm');
+    const is = await session(ort, `efficientnet-lite0-${precision}.onnx`, 'wasm');
+    const loadMs = performance.now() - tStart;
+    const r = makeRow(ort, 'wasm', precision, ts, is);
+    const f = await firsts(r);
+    r.cold = { load_ms: loadMs, ...f, total_ms: loadMs + f.first_text_ms + f.first_image_ms, model_bytes: ts.size + is.size,
+      bytes: ts.size + is.size + (precision === 'int8' ? fetched(['/bench/ort/ort.wasm.min.mjs', '/bench/ort/ort-wasm-simd-threaded.mjs', '/bench/ort/ort-wasm-simd-threaded.wasm']) : 0),
+      note: precision === 'int8' ? 'includes importing ort and instantiating its wasm' : 'ort wasm already instantiated by the int8 row' };
+    rows.push(r);
+  }
+
+  // WebGPU EP: ort.webgpu.min.mjs (its own module and wasm: ort-wasm-simd-threaded.asyncify).
+  if (wantGpu) {
+    try {
+      const adapter = await navigator.gpu.requestAdapter();
+      if (!adapter) throw new Error('no WebGPU adapter');
+      const tg = performance.now();
+      const ortg = await import('./ort/ort.webgpu.min.mjs');
+      ortg.env.wasm.wasmPaths = ORT;
+      ortg.env.wasm.numThreads = 1;
+      ortg.env.wasm.proxy = false;
+      ortg.env.logLevel = 'error'; // not the "nodes not assigned to the preferred EP" warnings
+      const ts = await session(ortg, 'minilm-f32.onnx', 'webgpu');
+      const is = await session(ortg, 'efficientnet-lite0-f32.onnx', 'webgpu');
+      const loadMs = performance.now() - tg;
+      const r = makeRow(ortg, 'webgpu', 'f32', ts, is);
+      const f = await firsts(r);
+      r.cold = { load_ms: loadMs, ...f, total_ms: loadMs + f.first_text_ms + f.first_image_ms, model_bytes: ts.size + is.size,
+        bytes: ts.size + is.size + fetched(['/bench/ort/ort.webgpu.min.mjs', '/bench/ort/ort-wasm-simd-threaded.asyncify']) };
+      const info = adapter.info || {};
+      r.adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown';
+      rows.push(r);
+    } catch (e) {
+      skipped.push(`ort-webgpu: ${e.message || e}`);
+    }
+  }
+  rows.skipped = skipped;
+  return rows;
+}
+
+// ---------------------------------------------------------------- timing
+
+function stats(ms) {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p) => s[Math.round((s.length - 1) * p)];
+  return { runs: s.length, median: q(0.5), p95: q(0.95), min: s[0] };
+}
+
+// Round-robin over the engines, the first one rotating each round; GPU rows only in the first
+// `gpuRuns` rounds (software adapters are slow: correctness only).
+async function alternate(rows, task, input) {
+  const ms = rows.map(() => []);
+  for (const r of rows) await r[task](input); // warm-up
+  for (let round = 0; round < runs; round++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = (round + k) % rows.length;
+      const r = rows[i];
+      if (r.backend === 'webgpu' && round >= gpuRuns) continue;
+      const t = performance.now();
+      await r[task](input);
+      ms[i].push(performance.now() - t);
+      await tick();
+    }
+  }
+  return Object.fromEntries(rows.map((r, i) => [r.name, stats(ms[i])]));
+}
+
+async function main() {
+  out.textContent = '';
+  const inputs = await (await fetch(new URL('inputs.json', ONNX))).json();
+  const texts = {
+    questions: inputs.questions.map((q) => ({
+      text: q.text,
+      ids: BigInt64Array.from(q.input_ids, BigInt),
+      mask: BigInt64Array.from(q.input_ids, () => 1n),
+    })),
+    images: await Promise.all(inputs.images.map(async (f) => ({ file: f, ...(await rgba(new URL(f, ONNX))) }))),
+  };
+  for (const img of texts.images) if (img.w !== 256 || img.h !== 256) throw new Error(`${img.file}: ${img.w}x${img.h}, want 256x256`);
+
+  log('loading helplens…');
+  const hl = await helplensEngines(texts);
+  log('loading onnxruntime-web…');
+  const peers = await ortEngines(texts);
+  const rows = [...hl, ...peers];
+  const skipped = [...(hl.skipped || []), ...(peers.skipped || [])];
+  if (coldOnly) { // a reload with a warm HTTP cache: cold start figures only
+    window.peerResult = { cold: Object.fromEntries(rows.map((r) => [r.name, r.cold])), skipped };
+    out.textContent = JSON.stringify(window.peerResult, null, 2);
+    return;
+  }
+
+  // Agreement against ort-wasm-f32.
+  log('agreement…');
+  const ref = rows.find((r) => r.name === 'ort-wasm-f32');
+  const refText = [], refImage = [];
+  for (const q of texts.questions) refText.push(await ref.text(q));
+  for (const img of texts.images) refImage.push(await ref.image(img));
+  const agreement = {};
+  for (const r of rows) {
+    if (r === ref) continue;
+    const t = [], im = [];
+    for (const [k, q] of texts.questions.entries()) t.push(cosine(await r.text(q), refText[k]));
+    for (const [k, img] of texts.images.entries()) im.push(cosine(await r.image(img), refImage[k]));
+    agreement[r.name] = { text_min: Math.min(...t), image_min: Math.min(...im), text: t, image: im };
+  }
+  const hlCpu = agreement['helplens-cpu-int8'];
+  const agree = hlCpu.text_min >= 0.99 && hlCpu.image_min >= 0.99;
+
+  log('timing…');
+  const q = texts.questions[0];
+  const img = texts.images[0];
+  const timing = { text_embed: await alternate(rows, 'text', q), image_embed: await alternate(rows, 'image', img) };
+
+  const result = {
+    runs, gpu_runs: gpuRuns, check,
+    question: q.text, question_tokens: q.ids.length, image: img.file,
+    cross_origin_isolated: self.crossOriginIsolated,
+    engines: rows.map((r) => ({ name: r.name, engine: r.engine, backend: r.backend, precision: r.precision, adapter: r.adapter, cold: r.cold })),
+    skipped,
+    agreement, agree,
+    timing,
+    helplens_wasm_memory_mb: hl[0].memoryMb(),
+    js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
+    ort_version: (await import('./ort/ort.wasm.min.mjs')).env.versions?.web,
+    export: inputs.versions,
+    user_agent: navigator.userAgent,
+  };
+  window.peerResult = result;
+  out.textContent = JSON.stringify(result, null, 2);
+}
+
+main().catch((e) => { window.peerResult = { error: String(e && e.stack || e) }; out.textContent = `error: ${e && e.stack || e}`; });

@@ -2,22 +2,14 @@
 // against scripts/serve.py, once per backend, and prints the figures side by side.
 //   node scripts/browser-bench.mjs [--runs 20] [--backends cpu,webgpu] [--gpu-runs 3]
 // Headless Chromium's WebGPU is SwiftShader (software): its timings are for correctness only.
-import { spawn } from 'node:child_process';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer } from './lib/headless.mjs';
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const runs = Number(arg('--runs', 20));
 const gpuRuns = Number(arg('--gpu-runs', 3));
 const backends = arg('--backends', 'cpu,webgpu').split(',');
-const port = 18000 + Math.floor(Math.random() * 1000);
-const server = spawn('python3', ['scripts/serve.py', '--port', String(port), 'www'], { stdio: ['ignore', 'pipe', 'inherit'] });
-await new Promise((resolve) => server.stdout.once('data', resolve));
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
-});
+const { server, port } = await startServer();
+const browser = await launchChromium();
 const results = [];
 try {
   for (const backend of backends) {

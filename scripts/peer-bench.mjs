@@ -8,9 +8,8 @@
 // Needs www/bench/onnx/ (.cache/venv/bin/python scripts/export_onnx.py); copies
 // onnxruntime-web's files from node_modules into www/bench/ort/ (git-ignored) itself.
 // Headless Chromium's WebGPU is SwiftShader (software): its rows are correctness only.
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launchChromium, startServer } from './lib/headless.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
@@ -34,15 +33,8 @@ export function prepare() {
 // Loads the page once; returns its result plus any CSP violation, console error or foreign request.
 export async function runPage({ runs = 20, gpuRuns = 3, webgpu = true, check = false } = {}) {
   prepare();
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const origin = `http://127.0.0.1:${port}`;
-  const server = spawn('python3', ['scripts/serve.py', '--port', String(port), 'www'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => server.stdout.once('data', resolve));
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
-  });
+  const { server, port, origin } = await startServer();
+  const browser = await launchChromium();
   const problems = [];
   try {
     // One context: its HTTP cache carries over to the second load (cold start, warm cache).

@@ -13,15 +13,6 @@ use helplens::{Engine, Photo};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-struct Questions {
-    question: Vec<Q>,
-}
-#[derive(Deserialize)]
-struct Q {
-    text: String,
-    expect: String,
-}
-#[derive(Deserialize)]
 struct Photos {
     photo: Vec<P>,
 }
@@ -40,11 +31,11 @@ fn engine() -> Engine<Cpu> {
 #[test]
 fn held_out_questions() {
     let e = engine();
-    let qs: Questions = toml::from_str(&String::from_utf8(read("tests/heldout/questions.toml")).unwrap()).unwrap();
-    assert!(qs.question.len() >= 40, "the held-out set needs at least 40 questions");
+    let qs = common::questions("questions.toml");
+    assert!(qs.len() >= 40, "the held-out set needs at least 40 questions");
     let ids: Vec<&str> = e.kb().meta.articles.iter().map(|a| a.id.as_str()).collect();
     let (mut top1, mut top3, mut confident) = (0, 0, 0);
-    for q in &qs.question {
+    for q in &qs {
         assert!(ids.contains(&q.expect.as_str()), "held-out question expects unknown article {}", q.expect);
         let a = e.ask(&q.text, None).unwrap();
         let rank = a.answers.iter().position(|x| x.id == q.expect);
@@ -55,7 +46,7 @@ fn held_out_questions() {
             println!("miss: {:?} → {:?} (expected {} at {:?})", q.text, a.answers.iter().map(|x| (&x.id, x.score)).take(3).collect::<Vec<_>>(), q.expect, rank);
         }
     }
-    let n = qs.question.len() as f32;
+    let n = qs.len() as f32;
     println!("questions: top-1 {:.3}, top-3 {:.3}, confident and right {:.3} (n = {})", top1 as f32 / n, top3 as f32 / n, confident as f32 / n, n);
     assert!(top1 as f32 / n >= 0.85, "top-1 {} / {n}", top1);
     assert!(top3 as f32 / n >= 0.95, "top-3 {} / {n}", top3);

@@ -23,17 +23,7 @@ use helplens::kb::{build, source};
 use helplens::models::bert::Bert;
 use helplens::weights::ModelFile;
 use helplens::Engine;
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Questions {
-    question: Vec<Q>,
-}
-#[derive(Deserialize)]
-struct Q {
-    text: String,
-    expect: String,
-}
 
 const MODEL: &str = "models/e5-small-q4.gguf";
 
@@ -59,11 +49,11 @@ fn kbs() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
 fn evaluate(set: &str, kb: &[u8]) -> (usize, usize, usize) {
     let (model, _, _) = kbs();
     let e = Engine::new(Cpu, model, kb).unwrap();
-    let qs: Questions = toml::from_str(&String::from_utf8(read(&format!("tests/heldout/{set}"))).unwrap()).unwrap();
+    let qs = common::questions(set);
     let ids: Vec<&str> = e.kb().meta.articles.iter().map(|a| a.id.as_str()).collect();
     let (mut top1, mut top3) = (0, 0);
     let mut right_scores = Vec::new();
-    for q in &qs.question {
+    for q in &qs {
         assert!(ids.contains(&q.expect.as_str()), "{set}: question expects unknown article {}", q.expect);
         let a = e.ask(&q.text, None).unwrap();
         let rank = a.answers.iter().position(|x| x.id == q.expect);
@@ -76,7 +66,7 @@ fn evaluate(set: &str, kb: &[u8]) -> (usize, usize, usize) {
             println!("{set} miss: {:?} → {:?} (expected {} at {:?})", q.text, a.answers.iter().map(|x| (&x.id, x.score)).take(3).collect::<Vec<_>>(), q.expect, rank);
         }
     }
-    let n = qs.question.len();
+    let n = qs.len();
     right_scores.sort_by(f32::total_cmp);
     println!(
         "{set}: n = {n}, top-1 {:.3} ({top1}), top-3 {:.3} ({top3}); score of right first answers: min {:.3}, median {:.3}",

@@ -11,6 +11,7 @@ use helplens::cpu::Cpu;
 use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
 use helplens::weights::ModelFile;
+use serde::Deserialize;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,4 +35,21 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb)
+}
+
+/// One held-out question (tests/heldout/*.toml) and the slug of its one right article.
+#[derive(Deserialize)]
+pub struct Question {
+    pub text: String,
+    pub expect: String,
+}
+
+/// A held-out question set, `tests/heldout/<file>`.
+pub fn questions(file: &str) -> Vec<Question> {
+    #[derive(Deserialize)]
+    struct Set {
+        question: Vec<Question>,
+    }
+    let set: Set = toml::from_str(&String::from_utf8(read(&format!("tests/heldout/{file}"))).unwrap()).unwrap();
+    set.question
 }

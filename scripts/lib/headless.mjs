@@ -1,0 +1,21 @@
+// What the browser scripts share: scripts/serve.py (the strict-CSP static server) on a free
+// port, and Debian's Chromium through playwright-core with WebGPU on (SwiftShader when headless).
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+// Serves `dir`; resolves once the server prints its address. Call `server.kill()` when done.
+export async function startServer(dir = 'www') {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const server = spawn('python3', ['scripts/serve.py', '--port', String(port), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => server.stdout.once('data', resolve));
+  return { server, port, origin: `http://127.0.0.1:${port}` };
+}
+
+// Headless Chromium ($CHROMIUM or /usr/bin/chromium) with WebGPU and no background traffic.
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-precise-memory-info'],
+  });
+}

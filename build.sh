@@ -135,7 +135,13 @@ build() {
 # scripts/requirements-onnx.txt, in .cache/venv over Debian's python3-torch 1.13.
 peer_onnx() {
   apt_install python3-torch python3-venv
-  [ -x "$CACHE/venv/bin/python" ] || python3 -m venv --system-site-packages "$CACHE/venv"
+  # Debian's torch is installed for Debian's own Python: the venv must sit on /usr/bin/python3,
+  # not on whatever python3 comes first on PATH (pyenv, say).
+  if ! "$CACHE/venv/bin/python" -c 'import torch' 2>/dev/null; then
+    log "python venv on Debian's python3 (sees python3-torch)"
+    rm -rf "$CACHE/venv"
+    /usr/bin/python3 -m venv --system-site-packages "$CACHE/venv"
+  fi
   if ! cmp -s scripts/requirements-onnx.txt "$CACHE/venv/.requirements-onnx"; then
     log "pip install -r scripts/requirements-onnx.txt (into .cache/venv)"
     "$CACHE/venv/bin/pip" install --quiet -r scripts/requirements-onnx.txt

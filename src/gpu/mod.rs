@@ -2,8 +2,8 @@
 //! compute kernel (`kernels/`, one file per op). The same code runs on the browser's WebGPU
 //! (wasm32) and natively on Vulkan, Metal or DX12 (lavapipe in tests).
 //!
-//! - Weights are uploaded once when a model loads; Q8_0 matrices stay int8 on the device and are
-//!   dequantized inside the matmul kernel.
+//! - Weights are uploaded once when a model loads; Q8_0 matrices (and Q4_0 ones, widened exactly
+//!   to int8) stay int8 on the device and are dequantized inside the matmul kernel.
 //! - Ops only record work: every kernel of a forward pass goes into one compute pass of one
 //!   command encoder, and nothing comes back to the CPU until [`Backend::read_async`] (or
 //!   `read`, natively) submits it and maps the result.
@@ -26,7 +26,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 
 use crate::error::{Error, Result};
 use crate::tensor::{tf_same, Activation, Backend};
-use crate::weights::quant::dequantize_matrix;
+use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
 
 pub use context::Adapter;
 use kernels::{Kernel, Kernels};
@@ -400,12 +400,18 @@ impl Backend for Gpu {
             return Err(Error::Model(format!("bias of {} values for a matrix with {out_dim} rows", bias.len())));
         }
         let stored = w.shape().dims().to_vec();
-        let weights = if w.dtype() == GgmlDType::Q8_0 {
+        // 4-bit blocks widen exactly to int8 blocks (same scale): the int8 kernels serve both.
+        let int8 = match w.dtype() {
+            GgmlDType::Q8_0 => Some(w.data()?.into_owned()),
+            GgmlDType::Q4_0 => Some(q4_0_to_q8_0(&w.data()?)?),
+            _ => None,
+        };
+        let weights = if let Some(q8) = int8 {
             let kp = stored.get(1).copied().unwrap_or(0);
             if stored.len() != 2 || stored[0] != out_dim || kp < in_dim || kp % 32 != 0 {
-                return Err(Error::Model(format!("Q8_0 matrix has shape {stored:?}, expected [{out_dim}, {in_dim} padded to 32]")));
+                return Err(Error::Model(format!("int8 matrix has shape {stored:?}, expected [{out_dim}, {in_dim} padded to 32]")));
             }
-            let (q, scales) = repack_q8_0(&w.data()?, out_dim, kp)?;
+            let (q, scales) = repack_q8_0(&q8, out_dim, kp)?;
             MatrixWeights::Q8 { q: self.storage("w.q8", bytemuck::cast_slice(&q)), scales: self.storage("w.scale", bytemuck::cast_slice(&scales)), kp }
         } else {
             let dense = dequantize_matrix(&w, out_dim, in_dim)?.flatten_all()?.to_vec1::<f32>()?;

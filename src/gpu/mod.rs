@@ -2,8 +2,8 @@
 //! compute kernel (`kernels/`, one file per op). The same code runs on the browser's WebGPU
 //! (wasm32) and natively on Vulkan, Metal or DX12 (lavapipe in tests).
 //!
-//! - Weights are uploaded once when a model loads; Q8_0 matrices (and Q4_0 ones, widened exactly
-//!   to int8) stay int8 on the device and are dequantized inside the matmul kernel.
+//! - Weights are uploaded once when a model loads; Q8_0 matrices stay int8 and Q4_0 ones (e5)
+//!   4-bit on the device, and are dequantized inside the matmul kernels.
 //! - Ops only record work: every kernel of a forward pass goes into one compute pass of one
 //!   command encoder, and nothing comes back to the CPU until [`Backend::read_async`] (or
 //!   `read`, natively) submits it and maps the result.
@@ -26,7 +26,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 
 use crate::error::{Error, Result};
 use crate::tensor::{tf_same, Activation, Backend};
-use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
+use crate::weights::quant::dequantize_matrix;
 
 pub use context::Adapter;
 use kernels::{Kernel, Kernels};
@@ -64,6 +64,9 @@ impl GpuTensor {
 enum MatrixWeights {
     /// Q8_0 repacked: four int8 per u32 `[out, kp/4]` and one f32 scale per 32 `[out, kp/32]`.
     Q8 { q: wgpu::Buffer, scales: wgpu::Buffer, kp: usize },
+    /// Q4_0 repacked: eight 4-bit weights (+8) per u32 `[out, kp/8]`, nibble i of word w is
+    /// weight 8w + i; one f32 scale per 32 `[out, kp/32]`.
+    Q4 { q: wgpu::Buffer, scales: wgpu::Buffer, kp: usize },
     /// Dense f32 `[out, in]`.
     F32(wgpu::Buffer),
 }
@@ -400,19 +403,18 @@ impl Backend for Gpu {
             return Err(Error::Model(format!("bias of {} values for a matrix with {out_dim} rows", bias.len())));
         }
         let stored = w.shape().dims().to_vec();
-        // 4-bit blocks widen exactly to int8 blocks (same scale): the int8 kernels serve both.
-        let int8 = match w.dtype() {
-            GgmlDType::Q8_0 => Some(w.data()?.into_owned()),
-            GgmlDType::Q4_0 => Some(q4_0_to_q8_0(&w.data()?)?),
-            _ => None,
-        };
-        let weights = if let Some(q8) = int8 {
-            let kp = stored.get(1).copied().unwrap_or(0);
-            if stored.len() != 2 || stored[0] != out_dim || kp < in_dim || kp % 32 != 0 {
-                return Err(Error::Model(format!("int8 matrix has shape {stored:?}, expected [{out_dim}, {in_dim} padded to 32]")));
-            }
-            let (q, scales) = repack_q8_0(&q8, out_dim, kp)?;
+        let blocks = matches!(w.dtype(), GgmlDType::Q8_0 | GgmlDType::Q4_0);
+        let kp = stored.get(1).copied().unwrap_or(0);
+        if blocks && (stored.len() != 2 || stored[0] != out_dim || kp < in_dim || kp % 32 != 0) {
+            return Err(Error::Model(format!("{:?} matrix has shape {stored:?}, expected [{out_dim}, {in_dim} padded to 32]", w.dtype())));
+        }
+        let weights = if w.dtype() == GgmlDType::Q8_0 {
+            let (q, scales) = repack_q8_0(&w.data()?, out_dim, kp)?;
             MatrixWeights::Q8 { q: self.storage("w.q8", bytemuck::cast_slice(&q)), scales: self.storage("w.scale", bytemuck::cast_slice(&scales)), kp }
+        } else if w.dtype() == GgmlDType::Q4_0 {
+            // Kept at 4 bits on the device: half the bytes of int8, read by the Q4 kernels.
+            let (q, scales) = repack_q4_0(&w.data()?, out_dim, kp)?;
+            MatrixWeights::Q4 { q: self.storage("w.q4", bytemuck::cast_slice(&q)), scales: self.storage("w.scale", bytemuck::cast_slice(&scales)), kp }
         } else {
             let dense = dequantize_matrix(&w, out_dim, in_dim)?.flatten_all()?.to_vec1::<f32>()?;
             MatrixWeights::F32(self.storage("w.f32", bytemuck::cast_slice(&dense)))
@@ -447,13 +449,19 @@ impl Backend for Gpu {
         let y = self.output(vec![n, w.out_dim]);
         let groups = (w.out_dim.div_ceil(64) as u32, n.div_ceil(64) as u32);
         match &w.w {
-            MatrixWeights::Q8 { q, scales, kp } => {
+            MatrixWeights::Q8 { q, scales, kp } | MatrixWeights::Q4 { q, scales, kp } => {
                 let params = [n as u32, w.out_dim as u32, k as u32, *kp as u32, act_code(a), 0, 0, 0];
                 let bindings = [x.buf.buffer(), q, scales, &w.bias, y.buf.buffer()];
-                if n <= FEW_ROWS {
-                    self.dispatch(Kernel::LinearQ8Rows, &bindings, &params, (w.out_dim.div_ceil(64) as u32, n.div_ceil(4) as u32))?;
+                let four = matches!(w.w, MatrixWeights::Q4 { .. });
+                let (rows, tiled, tiled_h) = if four {
+                    (Kernel::LinearQ4Rows, Kernel::LinearQ4, Kernel::LinearQ4H)
                 } else {
-                    self.dispatch(if self.adapter.f16 { Kernel::LinearQ8H } else { Kernel::LinearQ8 }, &bindings, &params, groups)?;
+                    (Kernel::LinearQ8Rows, Kernel::LinearQ8, Kernel::LinearQ8H)
+                };
+                if n <= FEW_ROWS {
+                    self.dispatch(rows, &bindings, &params, (w.out_dim.div_ceil(64) as u32, n.div_ceil(4) as u32))?;
+                } else {
+                    self.dispatch(if self.adapter.f16 { tiled_h } else { tiled }, &bindings, &params, groups)?;
                 }
             }
             MatrixWeights::F32(dense) => {
@@ -594,4 +602,42 @@ pub fn repack_q8_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<
         q.extend(block[2..].chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
     }
     Ok((q, scales))
+}
+
+/// Q4_0 blocks (f16 scale, then 16 bytes: byte j holds weight j in its low nibble and weight
+/// j + 16 in its high one, each stored +8) → eight nibbles per u32 in weight order (nibble i of
+/// word w is weight 8w + i) `[rows, kp/8]`, and the scales as f32 `[rows, kp/32]`.
+pub fn repack_q4_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<f32>)> {
+    let blocks = rows * kp / 32;
+    if raw.len() != blocks * 18 {
+        return Err(Error::Model(format!("Q4_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * 18)));
+    }
+    let mut q = Vec::with_capacity(rows * kp / 8);
+    let mut scales = Vec::with_capacity(blocks);
+    for block in raw.chunks_exact(18) {
+        scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
+        let qs = &block[2..];
+        let nibble = |i: usize| u32::from(if i < 16 { qs[i] & 15 } else { qs[i - 16] >> 4 });
+        q.extend((0..4).map(|w| (0..8).fold(0u32, |acc, i| acc | nibble(8 * w + i) << (4 * i))));
+    }
+    Ok((q, scales))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repack_q4_0;
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn q4_repacking_keeps_every_weight_in_order() {
+        let (rows, k) = (3, 64);
+        let w: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let t = QTensor::quantize(&Tensor::from_vec(w, (rows, k), &Device::Cpu).unwrap(), GgmlDType::Q4_0).unwrap();
+        let want = t.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (q, s) = repack_q4_0(&t.data().unwrap(), rows, k).unwrap();
+        let got: Vec<f32> = (0..rows * k).map(|i| (((q[i / 8] >> (4 * (i % 8))) & 15) as f32 - 8.0) * s[i / 32]).collect();
+        assert_eq!(got, want);
+        assert!(repack_q4_0(&t.data().unwrap()[1..], rows, k).is_err());
+    }
 }

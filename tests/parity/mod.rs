@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test crate uses part of it
 
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
 use helplens::cpu::Cpu;
 use helplens::gpu::Gpu;
 use helplens::input::image::{decode, preprocess};
@@ -65,6 +67,15 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
             let tiled = m > 32 || precision == Precision::F32;
             let (atol, rtol) = if tiled && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
             assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {act:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
+        }
+        // 4-bit blocks (e5's Q4_0, k a multiple of 32): the CPU widens them exactly to int8, the
+        // GPU keeps them at 4 bits and unpacks inside its Q4 kernels.
+        if k % 32 == 0 {
+            let q = || QTensor::quantize(&Tensor::from_slice(&w, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q4_0).unwrap();
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), act)).await;
+            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), act)).await;
+            let (atol, rtol) = if m > 32 && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
+            assert_close(&format!("linear Q4_0 [{m},{k}]x[{n},{k}] {act:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
         }
     }
 

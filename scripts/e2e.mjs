@@ -581,6 +581,29 @@ try {
   await collectCsp(xpage);
   await xctx.close();
 
+  // == The Chinese page: its KB is multilingual (e5, en,zh vocabulary), and the manifest gives
+  // that KB its own text model ==
+  const zctx = await newContext(browser);
+  const zpage = await zctx.newPage();
+  watch(zpage, 'zh page');
+  const textModels = [];
+  zpage.on('request', (r) => { if (/\.gguf$/.test(r.url())) textModels.push(r.url().split('/').pop()); });
+  await zpage.goto(`${origin}/zh.html?backend=cpu`);
+  await zpage.click('helplens-chat .launcher');
+  await zpage.waitForFunction(() => ['ready', 'error', 'text-only'].includes(document.querySelector('helplens-chat').dataset.state), null, { timeout: 180_000 });
+  w = await widget(zpage);
+  const zq = Date.now();
+  m = await askText(zpage, '打印机老是提示卡纸，可是里面明明没有纸');
+  const zms = Date.now() - zq;
+  const mEn = await askText(zpage, 'the router light is red and there is no internet');
+  const placeholder = await zpage.evaluate(() => document.querySelector('helplens-chat').shadowRoot.querySelector('textarea').placeholder);
+  check(textModels.includes('e5-small-q4-en-zh.gguf') && !textModels.includes('minilm-int8.gguf') && placeholder === '输入问题…' && w.heading.length > 0,
+    `the Chinese page loads e5 for its KB (${JSON.stringify(textModels)}), strings in Chinese ("${placeholder}"), heading "${w.heading}"`);
+  check(m.top === 'printer-paper-jam' && mEn.top === 'router-no-internet',
+    `Chinese question → ${m.top} (${zms} ms), English question on the Chinese page → ${mEn.top}`);
+  await collectCsp(zpage);
+  await zctx.close();
+
   check(cspSeen.length === 0, `no CSP violations ${cspSeen.length ? JSON.stringify(cspSeen) : ''}`);
   check(foreign.length === 0, `no request leaves the origin ${foreign.length ? JSON.stringify(foreign.slice(0, 5)) : ''}`);
   check(problems.length === 0, `no page or console errors ${problems.length ? JSON.stringify(problems) : ''}`);

@@ -4,7 +4,10 @@ and KB (.safetensors) file in DIR, and which models are the text and the image e
 widget checks each download against it and keys its offline copies by the sha256, so a changed
 file replaces the cached one.
 
-    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME]
+    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME] [--kb-text-model KB=NAME ...]
+
+--kb-text-model names the text model of a KB built with another one than --text-model (a
+multilingual KB: demo-kb-zh.safetensors=e5-small-q4-en-zh.gguf); the widget loads it for that KB.
 """
 import argparse
 import hashlib
@@ -25,6 +28,7 @@ def main():
     ap.add_argument("dir", type=pathlib.Path)
     ap.add_argument("--text-model")
     ap.add_argument("--image-model")
+    ap.add_argument("--kb-text-model", action="append", default=[], metavar="KB=NAME")
     a = ap.parse_args()
     files = sorted(p for p in a.dir.iterdir() if p.suffix in (".gguf", ".safetensors") and p.is_file())
     manifest = {}
@@ -33,6 +37,15 @@ def main():
             if not (a.dir / name).is_file():
                 raise SystemExit(f"{a.dir / name} does not exist")
             manifest[role] = name
+    kb_text = {}
+    for pair in a.kb_text_model:
+        kb, _, model = pair.partition("=")
+        for name in (kb, model):
+            if not name or not (a.dir / name).is_file():
+                raise SystemExit(f"--kb-text-model {pair}: {a.dir / name} does not exist")
+        kb_text[kb] = model
+    if kb_text:
+        manifest["kb_text_models"] = kb_text
     manifest["files"] = {p.name: {"sha256": sha256(p), "size": p.stat().st_size} for p in files}
     out = a.dir / "manifest.json"
     tmp = out.with_suffix(".json.tmp")

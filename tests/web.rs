@@ -138,7 +138,7 @@ async fn answers_the_held_out_questions_in_the_browser() {
 async fn answers_chinese_questions_with_e5_in_the_browser() {
     let e = HelplensEngine::create(E5.to_vec(), KB_ZH.to_vec(), "cpu".into()).await.unwrap_or_else(|_| panic!("e5 engine failed to load"));
     let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
-    log(&format!("e5 engine: {info}"));
+    log(&format!("e5 engine: {} on {}, text model {}", info["name"], info["backend"], info["text_model"]));
     for (set, min) in [(ZH_QUESTIONS, 0.85f32), (EN_QUESTIONS_ZH_KB, 0.75)] {
         let held: Held = toml::from_str(set).unwrap();
         let (mut right, mut n) = (0, 0);

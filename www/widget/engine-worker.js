@@ -41,7 +41,7 @@ function enqueue(fn) {
 // models: the models' folder URL (its manifest.json names the text and image model); kb: the KB's URL.
 async function load({ models, kb, backend }) {
   await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
-  const { textModel, imageModel } = await modelUrls(models);
+  const { textModel, imageModel } = await modelUrls(models, kb);
   const text = await stage('text', [textModel, kb]);
   engine = await HelplensEngine.create(text.files[0].bytes, text.files[1].bytes, backend || 'auto');
   ready({ downloaded: text.downloaded });

@@ -55,12 +55,15 @@ async function fetchManifest(url) {
   return manifest;
 }
 
-/** The text and image model URLs named by the manifest.json in the `folder` URL. */
-export async function modelUrls(folder) {
+/** The text and image model URLs named by the manifest.json in the `folder` URL; a KB the
+ * manifest lists under kb_text_models (a multilingual one) gets its own text model. */
+export async function modelUrls(folder, kbUrl) {
   const manifest = await manifestFor(new URL('manifest.json', folder).href);
   const name = (role, fallback) => (typeof manifest[role] === 'string' ? manifest[role] : fallback);
+  const kbName = kbUrl ? new URL(kbUrl).pathname.split('/').pop() : '';
+  const own = manifest.kb_text_models && manifest.kb_text_models[kbName];
   return {
-    textModel: new URL(name('text_model', 'minilm-int8.gguf'), folder).href,
+    textModel: new URL(typeof own === 'string' ? own : name('text_model', 'minilm-int8.gguf'), folder).href,
     imageModel: new URL(name('image_model', 'efficientnet-lite0-int8.gguf'), folder).href,
   };
 }

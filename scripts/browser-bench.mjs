@@ -43,5 +43,6 @@ for (const [label, key] of [['text embed (short question) ms', 'text_embed'], ['
   console.log(label.padEnd(36) + results.map((r) => `${cell(r[key].median).padStart(14)} ${cell(r[key].p95)} ${cell(r[key].first)}`).join(''));
 }
 for (const r of results) {
-  console.log(`${r.name}: wasm memory ${r.wasm_memory_mb.toFixed(0)} MB, JS heap ${r.js_heap_mb == null ? 'n/a' : r.js_heap_mb.toFixed(0) + ' MB'}, model files ${r.model_mb.toFixed(1)} MB`);
+  console.log(`${r.name}: wasm memory ${r.wasm_memory_mb.toFixed(0)} MB, JS heap ${r.js_heap_mb == null ? 'n/a' : r.js_heap_mb.toFixed(0) + ' MB'}, ` +
+    `measureUserAgentSpecificMemory ${r.tab_memory_mb == null ? 'n/a' : r.tab_memory_mb.toFixed(0) + ' MB'}, model files ${r.model_mb.toFixed(1)} MB`);
 }

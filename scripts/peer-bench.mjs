@@ -93,7 +93,8 @@ export function printTable(r) {
   const round = (c) => JSON.stringify(Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
   for (const e of r.engines) if (e.cold) console.log(`cold, empty HTTP cache, ${e.name}: ${round(e.cold)}`);
   for (const [name, c] of Object.entries(r.warm_cache?.cold || {})) if (c) console.log(`cold, warm HTTP cache (reload), ${name}: ${round(c)}`);
-  console.log(`helplens wasm memory ${f(r.helplens_wasm_memory_mb, 0)} MB; JS heap (whole page) ${r.js_heap_mb == null ? 'n/a' : f(r.js_heap_mb, 0) + ' MB'}`);
+  console.log(`helplens wasm memory ${f(r.helplens_wasm_memory_mb, 0)} MB; JS heap (whole page) ${r.js_heap_mb == null ? 'n/a' : f(r.js_heap_mb, 0) + ' MB'}; ` +
+  `measureUserAgentSpecificMemory for the page, both engines loaded and run ${r.tab_memory_mb == null ? `n/a (cross-origin isolated: ${r.cross_origin_isolated})` : f(r.tab_memory_mb, 0) + ' MB'}`);
 }
 
 async function main() {

@@ -26,6 +26,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Security-Policy", CSP)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-cache")
+        if self.path.startswith(("/bench/", "/bench.html", "/bench.js")):
+            # Cross-origin isolation for the benchmark pages only, so that they can measure the
+            # tab's memory (performance.measureUserAgentSpecificMemory); the widget needs none.
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         super().end_headers()
 
     def copyfile(self, source, outputfile):

@@ -61,6 +61,9 @@ async function main() {
     fallback_reason: engine.info().fallback_reason,
     wasm_memory_mb: wasm.memory.buffer.byteLength / 1048576,
     js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
+    // The whole tab after both encoders ran (needs the cross-origin isolation serve.py gives).
+    tab_memory_mb: self.crossOriginIsolated && performance.measureUserAgentSpecificMemory
+      ? (await performance.measureUserAgentSpecificMemory().catch(() => null))?.bytes / 1048576 : null,
     model_mb: (text.length + image.length) / 1e6,
     user_agent: navigator.userAgent,
   };

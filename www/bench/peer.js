@@ -279,6 +279,10 @@ async function main() {
   const agree = hlCpu.text_min >= 0.99 && hlCpu.image_min >= 0.99;
 
   log('timing…');
+  async function tabMemoryMb() {
+    if (!self.crossOriginIsolated || !performance.measureUserAgentSpecificMemory) return null;
+    try { return (await performance.measureUserAgentSpecificMemory()).bytes / 1048576; } catch { return null; }
+  }
   const q = texts.questions[0];
   const img = texts.images[0];
   const timing = { text_embed: await alternate(rows, 'text', q), image_embed: await alternate(rows, 'image', img) };
@@ -293,6 +297,9 @@ async function main() {
     timing,
     helplens_wasm_memory_mb: hl[0].memoryMb(),
     js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
+    // The whole tab (JS heaps, wasm memories, DOM, of the page and its workers): needs
+    // cross-origin isolation, which scripts/serve.py gives the bench pages.
+    tab_memory_mb: await tabMemoryMb(),
     ort_version: (await import('./ort/ort.wasm.min.mjs')).env.versions?.web,
     export: inputs.versions,
     user_agent: navigator.userAgent,

@@ -31,6 +31,7 @@ pub enum Kernel {
 const ACT: &str = include_str!("kernels/act.wgsl");
 const TILE64: &str = include_str!("kernels/tile64.wgsl");
 const REDUCE: &str = include_str!("kernels/reduce.wgsl");
+const ROWS4: &str = include_str!("kernels/rows4.wgsl");
 /// The element type of tile64.wgsl's tiles (`enable` must come first in a module).
 const TILE_F32: &str = "alias tile_t = f32;";
 const TILE_F16: &str = "enable f16;\nalias tile_t = f16;";
@@ -57,24 +58,25 @@ impl Kernel {
         Kernel::Conse,
     ];
 
-    /// The kernel's WGSL, with the shared pieces it uses prepended: the activation functions
-    /// where it fuses one, the 64×64 tiling for the tiled matmuls, the workgroup reductions
-    /// for the one-workgroup-per-row kernels.
     /// Whether the kernel needs shader-f16.
     fn needs_f16(self) -> bool {
         matches!(self, Kernel::LinearQ8H | Kernel::LinearF32H | Kernel::LinearQ4H)
     }
 
+    /// The kernel's WGSL, with the shared pieces it uses prepended: the activation functions
+    /// where it fuses one, the 64×64 tiling for the tiled matmuls, the few-rows loop for the
+    /// GEMV-like ones (rows4.wgsl), the workgroup reductions for the one-workgroup-per-row
+    /// kernels.
     fn source(self) -> String {
         let (src, parts): (&str, &[&str]) = match self {
             Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F32, ACT, TILE64]),
-            Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT]),
+            Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT, ROWS4]),
             Kernel::LinearF32 => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F32, ACT, TILE64]),
             Kernel::LinearQ8H => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F16, ACT, TILE64]),
             Kernel::LinearF32H => (include_str!("kernels/linear_f32.wgsl"), &[TILE_F16, ACT, TILE64]),
             Kernel::LinearQ4 => (include_str!("kernels/linear_q4.wgsl"), &[TILE_F32, ACT, TILE64]),
             Kernel::LinearQ4H => (include_str!("kernels/linear_q4.wgsl"), &[TILE_F16, ACT, TILE64]),
-            Kernel::LinearQ4Rows => (include_str!("kernels/linear_q4_rows.wgsl"), &[ACT]),
+            Kernel::LinearQ4Rows => (include_str!("kernels/linear_q4_rows.wgsl"), &[ACT, ROWS4]),
             Kernel::Add => (include_str!("kernels/add.wgsl"), &[]),
             Kernel::LayerNorm => (include_str!("kernels/layer_norm.wgsl"), &[REDUCE]),
             Kernel::Attention => (include_str!("kernels/attention.wgsl"), &[]),

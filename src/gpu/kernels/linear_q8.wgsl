@@ -18,15 +18,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     let row0 = wg.y * TILE;
     let col0 = wg.x * TILE;
     for (var k0 = 0u; k0 < p.kp; k0 += TK) {
-        // x: 64 rows × 32 k, read along k (coalesced).
-        for (var i = 0u; i < 8u; i++) {
-            let e = li + i * 256u;
-            let r = e / TK;
-            let c = e % TK;
-            var v = 0.0;
-            if (row0 + r < p.m && k0 + c < p.k) { v = x[(row0 + r) * p.k + k0 + c]; }
-            put_x(r, c, v);
-        }
+        load_x(row0, k0, li);
         // W: 64 columns × 8 words of four int8.
         for (var i = 0u; i < 2u; i++) {
             let word_id = li + i * 256u;

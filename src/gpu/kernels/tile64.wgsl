@@ -1,4 +1,4 @@
-// The 64×64 output tile shared by linear_q8.wgsl and linear_f32.wgsl (prepended to both): a
+// The 64×64 output tile shared by linear_q8.wgsl, linear_q4.wgsl and linear_f32.wgsl (prepended): a
 // workgroup of 16×16 threads, each owning a 4×4 block (rows 4·l.y.., columns 4·l.x..) in four
 // vec4 accumulators. Per step of TK = 32 along k the kernel fills `xs` (x) and `wt` (weights,
 // dequantized), both k-major as vec4s ([kk][64/4]) so the inner loop reads one vec4 of x (the
@@ -18,6 +18,19 @@ var<private> acc: array<vec4<f32>, 4>;    // acc[i][j]: row 4·l.y + i, column 4
 // Stores x[row0 + r, k] (0 outside the matrix) at tile row r, step column c.
 fn put_x(r: u32, c: u32, v: f32) {
     xs[c * 16u + r / 4u][r % 4u] = tile_t(v);
+}
+
+// Fills `xs` with x[row0.., k0..k0+TK] (64 rows × 32 k, read along k: coalesced), for kernels
+// that declare `x: array<f32>`.
+fn load_x(row0: u32, k0: u32, li: u32) {
+    for (var i = 0u; i < 8u; i++) {
+        let e = li + i * 256u;
+        let r = e / TK;
+        let c = e % TK;
+        var v = 0.0;
+        if (row0 + r < p.m && k0 + c < p.k) { v = x[(row0 + r) * p.k + k0 + c]; }
+        put_x(r, c, v);
+    }
 }
 
 // Stores W[col0 + r, k] at tile column r, step column c.

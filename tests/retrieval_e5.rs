@@ -81,7 +81,7 @@ fn models() -> &'static Models {
 /// text to the same pieces: `pruning_keeps_every_kb_text_as_it_was`).
 fn relabel(kb: &[u8], model: &[u8]) -> Vec<u8> {
     let mut kb = Kb::from_bytes(kb, 384).unwrap();
-    kb.meta.text_model = bert(model).fingerprint;
+    kb.meta.text_model = ModelFile::from_bytes(model).unwrap().fingerprint;
     kb.to_bytes().unwrap()
 }
 

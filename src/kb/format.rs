@@ -2,7 +2,8 @@
 //! JSON in the header metadata (`helplens.kb`).
 //!
 //! Tensors (U text units, P KB photos, L class labels, D text dims, F visual feature dims):
-//! `units.vecs` I8 [U, D], `units.scale` F32 [U], `units.article` U32 [U];
+//! `units.vecs` I8 [U, D], `units.scale` F32 [U], `units.article` U32 [U], `units.kind` U8 [U]
+//! ([`UnitKind`]);
 //! `labels.vecs` I8 [L, D], `labels.scale` F32 [L] (ConSE captions, with an image model);
 //! `photos.vecs` I8 [P, F], `photos.scale` F32 [P], `photos.article` U32 [P].
 
@@ -15,8 +16,30 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::weights::quant::quantize_i8;
 
-/// Version of the KB layout; bumped on incompatible changes.
-pub const KB_VERSION: u32 = 1;
+/// Version of the KB layout; bumped on incompatible changes (2: `units.kind`).
+pub const KB_VERSION: u32 = 2;
+
+/// What a text unit is: cosines are compared within a kind, since a question matches another
+/// question more closely than it matches a passage (see `search::text_evidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum UnitKind {
+    /// The article's title.
+    Title = 0,
+    /// The title with the body.
+    Passage = 1,
+    /// One of the article's example questions.
+    Question = 2,
+}
+
+impl UnitKind {
+    /// Kinds, by their stored value.
+    pub const ALL: [UnitKind; 3] = [UnitKind::Title, UnitKind::Passage, UnitKind::Question];
+    /// Whether the unit is embedded as a question (e5's "query: " prefix) rather than a passage.
+    pub fn is_query(self) -> bool {
+        self == UnitKind::Question
+    }
+}
 
 /// One help article.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +127,7 @@ pub struct Kb {
     pub meta: KbMeta,
     pub units: I8Rows,
     pub unit_article: Vec<u32>,
+    pub unit_kind: Vec<UnitKind>,
     pub labels: I8Rows,
     pub photos: I8Rows,
     pub photo_article: Vec<u32>,
@@ -147,6 +171,17 @@ fn indices(st: &SafeTensors, name: &str, len: usize, max: usize) -> Result<Vec<u
     Ok(v)
 }
 
+fn kinds(st: &SafeTensors, len: usize) -> Result<Vec<UnitKind>> {
+    let t = view(st, "units.kind")?.ok_or_else(|| Error::Kb("missing units.kind".into()))?;
+    if t.dtype() != Dtype::U8 || t.shape() != [len] {
+        return Err(Error::Kb(format!("units.kind is {:?} {:?}, expected U8 [{len}]", t.dtype(), t.shape())));
+    }
+    t.data()
+        .iter()
+        .map(|&k| UnitKind::ALL.get(k as usize).copied().ok_or_else(|| Error::Kb(format!("units.kind has unknown kind {k}"))))
+        .collect()
+}
+
 impl Kb {
     /// Parses a KB file; `text_dim` is the loaded text model's width.
     pub fn from_bytes(bytes: &[u8], text_dim: usize) -> Result<Self> {
@@ -167,10 +202,11 @@ impl Kb {
             return Err(Error::Kb("the KB has no text vectors".into()));
         }
         let unit_article = indices(&st, "units.article", units.len(), n)?;
+        let unit_kind = kinds(&st, units.len())?;
         let labels = rows(&st, "labels", Some(text_dim))?;
         let photos = rows(&st, "photos", None)?;
         let photo_article = indices(&st, "photos.article", photos.len(), n)?;
-        Ok(Kb { meta, units, unit_article, labels, photos, photo_article })
+        Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article })
     }
 
     /// Serializes the KB (native builder).
@@ -187,6 +223,9 @@ impl Kb {
             owned.push((format!("{prefix}.scale"), Dtype::F32, vec![r.len()], f32_bytes(&r.scale)));
             if let Some(idx) = idx {
                 owned.push((format!("{prefix}.article"), Dtype::U32, vec![idx.len()], u32_bytes(idx)));
+            }
+            if prefix == "units" {
+                owned.push(("units.kind".into(), Dtype::U8, vec![self.unit_kind.len()], self.unit_kind.iter().map(|&k| k as u8).collect()));
             }
         }
         let views: Vec<(String, TensorView)> = owned

@@ -10,4 +10,4 @@ pub mod build;
 pub mod source;
 
 pub use answer::{Answer, AnswerItem, Label};
-pub use format::{Article, Kb, KbMeta, Thresholds};
+pub use format::{Article, Kb, KbMeta, Thresholds, UnitKind};

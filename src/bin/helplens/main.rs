@@ -206,7 +206,7 @@ fn e5_cmd(e5: &Path, vocab: Option<VocabArgs>, out: &Path) -> Result<()> {
     let mut texts = Vec::new();
     for dir in kbs {
         for a in &source::load(dir)?.articles {
-            texts.extend(build::unit_texts(a).into_iter().map(|(t, query)| format!("{}{t}", if query { q } else { p })));
+            texts.extend(build::unit_texts(a).into_iter().map(|(t, kind)| format!("{}{t}", if kind.is_query() { q } else { p })));
         }
     }
     if let Some(labels) = labels {

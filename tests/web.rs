@@ -139,15 +139,16 @@ async fn answers_the_held_out_questions_in_the_browser() {
 }
 
 /// Chinese questions against the Chinese KB with e5, and English ones against it: every 4th
-/// question of each held-out set (natively, tests/retrieval_e5.rs runs them all).
+/// question of each held-out set (natively, tests/retrieval_e5.rs runs them all), held to the
+/// issue's top-1 target (measured 9/9 and 7/8 in Chromium and Firefox).
 #[wasm_bindgen_test]
 async fn answers_chinese_questions_with_e5_in_the_browser() {
     let e = HelplensEngine::create(E5.to_vec(), KB_ZH.to_vec(), "cpu".into()).await.unwrap_or_else(|_| panic!("e5 engine failed to load"));
     let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
     log(&format!("e5 engine: {} on {}, text model {}", info["name"], info["backend"], info["text_model"]));
-    for (set, min) in [(ZH_QUESTIONS, 0.85f32), (EN_QUESTIONS_ZH_KB, 0.75)] {
+    for set in [ZH_QUESTIONS, EN_QUESTIONS_ZH_KB] {
         let acc = top1(&e, set, 4, "e5 in the browser").await;
-        assert!(acc >= min, "top-1 {acc:.3} < {min} with e5 in the browser");
+        assert!(acc >= 0.85, "top-1 {acc:.3} < 0.85 with e5 in the browser");
     }
 }
 

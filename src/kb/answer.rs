@@ -71,7 +71,7 @@ pub fn search(kb: &Kb, question: &[f32]) -> Answer {
 /// photo's scores.
 pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> Answer {
     let n = kb.meta.articles.len();
-    let text = question.map(|q| (max_per_article(q, &kb.unit_article, n), text_evidence(q, &kb.unit_article, &kb.unit_kind, n)));
+    let text = question.map(|q| max_per_article(q, &kb.unit_article, n));
     let photo_scores = photo.as_ref().map(|p| {
         let conse = max_per_article(&p.conse, &kb.unit_article, n);
         let visual = max_per_article(&relative_to_median(p.visual.clone()), &kb.photo_article, n);
@@ -85,9 +85,9 @@ pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> An
     // question alone; with a photo, the score (PHOTO_WEIGHT was set against best cosines, and
     // no development set of questions with photos exists yet to weigh it against the evidence).
     let photo_at = |a: usize| photo_scores.as_ref().map(|p| p[a]);
-    let score: Vec<f32> = (0..n).map(|a| fuse(text.as_ref().map(|t| t.0[a]), photo_at(a))).collect();
-    let key: Vec<f32> = match (&text, &photo_scores) {
-        (Some((_, evidence)), None) => evidence.clone(),
+    let score: Vec<f32> = (0..n).map(|a| fuse(text.as_ref().map(|t| t[a]), photo_at(a))).collect();
+    let key: Vec<f32> = match (question, &photo_scores) {
+        (Some(q), None) => text_evidence(q, &kb.unit_article, &kb.unit_kind, n),
         _ => score.clone(),
     };
     let mut order: Vec<usize> = (0..n).filter(|&a| key[a].is_finite()).collect();

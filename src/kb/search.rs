@@ -28,13 +28,12 @@ pub fn max_per_article(scores: &[f32], row_article: &[u32], articles: usize) -> 
     best
 }
 
-/// Per-article text evidence, for ranking. The cosines of one kind of unit live on their own
-/// scale (e5 puts any two questions closer than a question and a passage), so each unit's
+/// Per-article text evidence, for ranking only. The cosines of one kind of unit live on their
+/// own scale (e5 puts any two questions closer than a question and a passage), so each unit's
 /// cosine becomes a standard score among the KB's units of its kind, for this query; an
 /// article's evidence is the mean of its `EVIDENCE_UNITS` best, so that agreement between
-/// its title, body and example questions counts, not one stray match. The result is scaled
-/// by the kinds' mean spread to read in cosine units (a photo's score adds to it as it adds to
-/// a cosine). Articles without units get `f32::NEG_INFINITY`.
+/// its title, body and example questions counts, not one stray match. Articles without units
+/// get `f32::NEG_INFINITY`.
 ///
 /// Chosen on a development set of the demo KBs' own example questions, each left out in turn
 /// and asked against the rest (not the held-out sets); see ARCHITECTURE.md.
@@ -46,21 +45,12 @@ pub fn text_evidence(scores: &[f32], row_article: &[u32], row_kind: &[UnitKind],
         st.1 += (s as f64) * (s as f64);
         st.2 += 1;
     }
-    let (mut spread, mut present) = (0.0f32, 0);
-    let norm: Vec<(f32, f32)> = stats
-        .iter()
-        .map(|&(sum, sq, n)| {
-            if n == 0 {
-                return (0.0, 0.0);
-            }
-            let mean = sum / n as f64;
-            let sd = (sq / n as f64 - mean * mean).max(0.0).sqrt() as f32;
-            spread += sd;
-            present += 1;
-            (mean as f32, if sd > 1e-6 { 1.0 / sd } else { 0.0 })
-        })
-        .collect();
-    spread /= present.max(1) as f32;
+    // (mean, 1 / standard deviation) per kind; a kind without spread scores 0.
+    let norm = stats.map(|(sum, sq, n)| {
+        let mean = sum / n.max(1) as f64;
+        let sd = (sq / n.max(1) as f64 - mean * mean).max(0.0).sqrt() as f32;
+        (mean as f32, if sd > 1e-6 { 1.0 / sd } else { 0.0 })
+    });
     let mut per_article: Vec<Vec<f32>> = vec![Vec::new(); articles];
     for ((&s, &k), &a) in scores.iter().zip(row_kind).zip(row_article) {
         let (mean, inv_sd) = norm[k as usize];
@@ -74,7 +64,7 @@ pub fn text_evidence(scores: &[f32], row_article: &[u32], row_kind: &[UnitKind],
             }
             z.sort_by(|a, b| b.total_cmp(a));
             z.truncate(EVIDENCE_UNITS);
-            spread * z.iter().sum::<f32>() / z.len() as f32
+            z.iter().sum::<f32>() / z.len() as f32
         })
         .collect()
 }
@@ -98,12 +88,12 @@ mod tests {
     }
 
     #[test]
-    fn evidence_is_in_cosine_units_and_survives_a_constant_kind() {
+    fn evidence_is_the_mean_standard_score_and_survives_a_constant_kind() {
         // One kind with no spread contributes zeros; the others keep their order.
         let kinds = [Title, Question, Title, Question];
         let s = [0.5, 0.9, 0.7, 0.9];
         let e = text_evidence(&s, &[0, 0, 1, 1], &kinds, 2);
-        // Titles: mean 0.6, sd 0.1 → z = -1, +1; spread = (0.1 + 0) / 2; mean of best two.
-        assert!((e[0] - 0.05 * (-1.0 + 0.0) / 2.0).abs() < 1e-5 && (e[1] - 0.05 * (1.0 + 0.0) / 2.0).abs() < 1e-5, "{e:?}");
+        // Titles: mean 0.6, sd 0.1 → z = -1, +1; questions: z = 0; mean of each article's two.
+        assert!((e[0] - (-1.0 + 0.0) / 2.0).abs() < 1e-5 && (e[1] - (1.0 + 0.0) / 2.0).abs() < 1e-5, "{e:?}");
     }
 }

@@ -10,7 +10,7 @@ use crate::models::bert::Bert;
 use crate::models::conse::TOP_T;
 use crate::models::efficientnet::{EfficientNet, ImageOutput};
 use crate::tensor::{now, top_k, Backend};
-use crate::weights::gguf::short;
+use crate::weights::gguf::{short, Integrity};
 use crate::weights::ModelFile;
 
 /// Labels reported for a photo.
@@ -33,6 +33,7 @@ pub struct Engine<B: Backend> {
     kb: Kb,
     /// The KB's vectors on the backend, for the search and ConSE.
     rows: KbRows<B>,
+    integrity: Integrity,
 }
 
 /// The KB's int8 vectors, uploaded once.
@@ -57,16 +58,22 @@ fn check_fingerprint(role: &'static str, expected: Option<&str>, found: &str) ->
 impl<B: Backend> Engine<B> {
     /// Loads the text model and the KB; the image model may follow with [`Engine::add_image_model`].
     pub fn new(backend: B, text_model: &[u8], kb: &[u8]) -> Result<Self> {
-        let text = Bert::load(&backend, ModelFile::from_bytes(text_model)?)?;
+        Self::open(backend, text_model, kb, Integrity::Check)
+    }
+
+    /// [`Engine::new`], with the model files (this one and the image model's) checked as
+    /// `integrity` says.
+    pub fn open(backend: B, text_model: &[u8], kb: &[u8], integrity: Integrity) -> Result<Self> {
+        let text = Bert::load(&backend, ModelFile::from_bytes_with(text_model, integrity)?)?;
         let kb = Kb::from_bytes(kb, text.config.hidden)?;
         check_fingerprint("text", Some(&kb.meta.text_model), &text.fingerprint)?;
         let rows = KbRows { units: upload(&backend, &kb.units)?, labels: upload(&backend, &kb.labels)?, photos: upload(&backend, &kb.photos)? };
-        Ok(Engine { backend, text, image: None, kb, rows })
+        Ok(Engine { backend, text, image: None, kb, rows, integrity })
     }
 
     /// Loads (or replaces) the image model.
     pub fn add_image_model(&mut self, bytes: &[u8]) -> Result<()> {
-        let image = EfficientNet::load(&self.backend, ModelFile::from_bytes(bytes)?)?;
+        let image = EfficientNet::load(&self.backend, ModelFile::from_bytes_with(bytes, self.integrity)?)?;
         check_fingerprint("image", self.kb.meta.image_model.as_deref(), &image.fingerprint)?;
         if !self.kb.photos.is_empty() && self.kb.photos.dim != image.config.feature_dim {
             return Err(Error::Kb(format!("KB photo vectors have {} dims, the image model {}", self.kb.photos.dim, image.config.feature_dim)));

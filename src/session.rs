@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Adapter, Gpu};
 use crate::kb::{Answer, Kb};
 use crate::tensor::Backend;
+use crate::weights::gguf::Integrity;
 
 /// Which backend a session should use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +49,13 @@ pub struct Session {
     text: Rc<[u8]>,
     kb: Rc<[u8]>,
     image: Option<Rc<[u8]>>,
+    integrity: Integrity,
     /// Why the session is on the CPU, where it is not by choice.
     pub fallback_reason: Option<String>,
 }
 
-fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Engine<B>> {
-    let mut e = Engine::new(b, text, kb)?;
+fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>, integrity: Integrity) -> Result<Engine<B>> {
+    let mut e = Engine::open(b, text, kb, integrity)?;
     if let Some(i) = image {
         e.add_image_model(i)?;
     }
@@ -91,6 +93,11 @@ impl Session {
 
     /// Loads the models and the KB on the chosen backend.
     pub async fn open(choice: Choice, text: &[u8], kb: &[u8], image: Option<&[u8]>) -> Result<Session> {
+        Session::open_with(choice, text, kb, image, Integrity::Check).await
+    }
+
+    /// [`Session::open`], with the model files checked as `integrity` says.
+    pub async fn open_with(choice: Choice, text: &[u8], kb: &[u8], image: Option<&[u8]>, integrity: Integrity) -> Result<Session> {
         let (text, kb, image): (Rc<[u8]>, Rc<[u8]>, Option<Rc<[u8]>>) = (text.into(), kb.into(), image.map(Into::into));
         let mut fallback_reason = None;
         if choice != Choice::Cpu {
@@ -98,17 +105,17 @@ impl Session {
                 Ok(g) if choice == Choice::Auto && g.adapter().software => {
                     Err(Error::Gpu(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)))
                 }
-                Ok(g) => load(g, &text, &kb, image.as_deref()),
+                Ok(g) => load(g, &text, &kb, image.as_deref(), integrity),
                 Err(e) => Err(e),
             };
             match opened {
-                Ok(e) => return Ok(Session { active: Active::Gpu(e), text, kb, image, fallback_reason }),
+                Ok(e) => return Ok(Session { active: Active::Gpu(e), text, kb, image, integrity, fallback_reason }),
                 Err(e) if choice == Choice::Gpu || !gpu_failure(&e) => return Err(e),
                 Err(e) => fallback_reason = Some(e.to_string()),
             }
         }
-        let e = load(Cpu, &text, &kb, image.as_deref())?;
-        Ok(Session { active: Active::Cpu(e), text, kb, image, fallback_reason })
+        let e = load(Cpu, &text, &kb, image.as_deref(), integrity)?;
+        Ok(Session { active: Active::Cpu(e), text, kb, image, integrity, fallback_reason })
     }
 
     /// Loads (or replaces) the image model on the current backend.
@@ -170,7 +177,7 @@ impl Session {
     /// Moves to the CPU for good, remembering why.
     fn fall_back(&mut self, why: Error) -> Result<()> {
         self.fallback_reason = Some(why.to_string());
-        self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref())?);
+        self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref(), self.integrity)?);
         Ok(())
     }
 

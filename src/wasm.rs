@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::engine::Photo;
 use crate::session::{Choice, Session};
 use crate::kb::{Answer, Article};
-use crate::weights::gguf::short;
+use crate::weights::gguf::{short, Integrity};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -71,10 +71,13 @@ fn busy() -> JsError {
 impl HelplensEngine {
     /// Loads the text model and the KB (both as bytes) on `backend`: "auto" (WebGPU on a
     /// hardware adapter that passes the self-test, else the CPU), "webgpu" or "cpu". Photos
-    /// work after `addImageModel`.
-    pub async fn create(text_model: Vec<u8>, kb: Vec<u8>, backend: String) -> Result<HelplensEngine, JsError> {
+    /// work after `addImageModel`. `verified: true` says the caller has checked the bytes (the
+    /// widget's loader: sha256 against manifest.json, with WebCrypto), so the engine skips
+    /// recomputing the model files' fingerprints; without it a corrupt file is refused here.
+    pub async fn create(text_model: Vec<u8>, kb: Vec<u8>, backend: String, verified: Option<bool>) -> Result<HelplensEngine, JsError> {
         let choice: Choice = backend.parse().map_err(js)?;
-        let s = Session::open(choice, &text_model, &kb, None).await.map_err(js)?;
+        let integrity = if verified == Some(true) { Integrity::Trusted } else { Integrity::Check };
+        let s = Session::open_with(choice, &text_model, &kb, None, integrity).await.map_err(js)?;
         Ok(HelplensEngine { inner: Rc::new(RefCell::new(s)) })
     }
 

@@ -1,160 +1,225 @@
 //! Int8 matrix product for a few rows at a time (token states against BERT's weights).
 //!
-//! Weights are Q8_0 (32 signed bytes per block) with each block's f16 scale widened to f32 once
-//! at load time (wasm has no f16 conversion instruction). Each activation row is quantized the
-//! same way on the fly, so a block's dot product is an exact i32 sum scaled once:
-//! y[t, o] = Σ_b d_w[o, b] · d_x[t, b] · Σ_{i<32} w[o, 32b + i] · x[t, 32b + i].
-//! Each weight block is loaded and widened to i16 once for four activation rows (kept widened).
-//! On wasm32 the block dot uses simd128 (`i32x4.dot_i16x8_s` on sign-extended halves); natively
-//! AVX2 where the CPU has it, else the portable loop.
+//! Weights are int8 with one f32 scale per row. MiniLM's Q8_0 matrices already have one scale
+//! per row when they get here (`quant::q8_0_one_scale_per_row`, applied by the BERT loader for
+//! every backend), so taking them is exact; e5's Q4_0 blocks are re-quantized to one scale per
+//! row (a second rounding, CPU only: worst cosine to the C engine 0.99994 → 0.99982). Each
+//! activation row is quantized on the fly to i16 with one scale per row, its
+//! range chosen so that a whole row's dot product is an exact i32 sum (|w| ≤ 127, |x| ≤
+//! `x_max(cols)`). So the inner loop has no float work at all: y[t, o] = s_w[o] · s_x[t] ·
+//! Σ_i w[o, i] · x[t, i], every kernel gives the same i32 sums, and the portable loop is an
+//! exact oracle for the SIMD ones.
+//!
+//! The product runs in tiles of up to four activation rows × two weight rows, so each loaded
+//! (and widened) weight vector serves four rows and each activation vector two. On wasm32 the
+//! tile uses simd128 (`v128.load8x8_s` widens eight weights as it loads them,
+//! `i32x4.dot_i16x8_s` multiplies and adds pairs); natively AVX2 where the CPU has it
+//! (`vpmaddwd`), else the portable loop.
 
 use crate::error::{Error, Result};
 use crate::weights::quant::{Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
-/// A Q8_0 weight matrix `[rows, cols]` with f32 block scales.
+/// An int8 weight matrix `[rows, cols]` with one f32 scale per row.
 pub struct Q8Matrix {
     pub rows: usize,
     pub cols: usize,
-    q: Vec<i8>,  // [rows, cols]
-    d: Vec<f32>, // [rows, cols / 32]
+    q: Vec<i8>,      // [rows, cols], values in -127..=127
+    scale: Vec<f32>, // [rows]
 }
 
-/// One activation row quantized to Q8_0 blocks, its values kept widened to i16 (they are
-/// multiplied against many weight rows: widening once here saves it in every dot product).
-struct QRow {
-    q: Vec<i16>,
-    d: Vec<f32>,
+/// Activation rows quantized to i16, one scale per row.
+struct QRows {
+    q: Vec<i16>, // [n, cols]
+    scale: Vec<f32>,
 }
 
-fn quantize_row(x: &[f32]) -> QRow {
-    let mut q = Vec::with_capacity(x.len());
-    let mut d = Vec::with_capacity(x.len() / Q8_0_BLOCK);
-    for block in x.chunks_exact(Q8_0_BLOCK) {
-        let max = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let scale = max / 127.0;
-        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-        q.extend(block.iter().map(|v| (v * inv).round() as i16));
-        d.push(scale);
-    }
-    QRow { q, d }
+/// The largest |x| an activation may be quantized to for rows of `cols` values: every partial
+/// and total sum of 127 · |x| over a row then fits an i32 (for BERT's 384 and 1536: 32767
+/// and 11008, i.e. 16 and 15 bits, against the 8 of a Q8_0 block).
+fn x_max(cols: usize) -> f32 {
+    (i32::MAX as usize / (127 * cols.max(1))).min(i16::MAX as usize) as f32
 }
 
-/// Activation rows a weight block is loaded (and widened) once for.
-const ROWS_PER_PASS: usize = 4;
-
-/// Dot products of one weight row with `R` activation rows (R ≤ [`ROWS_PER_PASS`]): each
-/// 32-weight block is loaded and widened once for all of them.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline(always)]
-fn dot_rows<const R: usize>(w: &[i8], wd: &[f32], xs: [&QRow; R]) -> [f32; R] {
-    use core::arch::wasm32::*;
-    let mut acc = [f32x4_splat(0.0); R];
-    for (b, &dw) in wd.iter().enumerate() {
-        // SAFETY: `w` holds `wd.len()` blocks of 32 i8 and every row `wd.len()` blocks of 32
-        // i16 (checked by the caller); v128_load is unaligned.
-        unsafe {
-            let pw = w.as_ptr().add(b * Q8_0_BLOCK) as *const v128;
-            let (w0, w1) = (v128_load(pw), v128_load(pw.add(1)));
-            let ws = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
-            for r in 0..R {
-                let px = xs[r].q.as_ptr().add(b * Q8_0_BLOCK) as *const v128;
-                let s = i32x4_add(
-                    i32x4_add(i32x4_dot_i16x8(ws[0], v128_load(px)), i32x4_dot_i16x8(ws[1], v128_load(px.add(1)))),
-                    i32x4_add(i32x4_dot_i16x8(ws[2], v128_load(px.add(2))), i32x4_dot_i16x8(ws[3], v128_load(px.add(3)))),
-                );
-                acc[r] = f32x4_add(acc[r], f32x4_mul(f32x4_convert_i32x4(s), f32x4_splat(dw * xs[r].d[b])));
-            }
+/// Largest absolute value of `x` (eight lanes, so it vectorises; no NaN handling needed: a
+/// NaN activation would already be a broken model).
+fn max_abs(x: &[f32]) -> f32 {
+    let mut m = [0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, v) in m.iter_mut().zip(c) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
         }
     }
-    acc.map(|a| f32x4_extract_lane::<0>(a) + f32x4_extract_lane::<1>(a) + f32x4_extract_lane::<2>(a) + f32x4_extract_lane::<3>(a))
+    chunks.remainder().iter().chain(&m).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn quantize_rows(x: &[f32], cols: usize) -> QRows {
+    let limit = x_max(cols);
+    let mut q = vec![0i16; x.len()];
+    let mut scale = Vec::with_capacity(x.len() / cols.max(1));
+    for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(cols)) {
+        let max = max_abs(row);
+        let s = max / limit;
+        let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+        for (o, v) in out.iter_mut().zip(row) {
+            *o = (v * inv).round_ties_even() as i16;
+        }
+        scale.push(s);
+    }
+    QRows { q, scale }
+}
+
+/// Activation rows per tile (`R`) and weight rows per tile (`C`).
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 2;
+
+/// The exact i32 sums of one tile: `R` activation rows against `C` weight rows, `k` values each.
+///
+/// # Safety
+/// Every pointer must be valid for `k` elements, and `k` a multiple of 32.
 #[inline(always)]
-fn dot_rows<const R: usize>(w: &[i8], wd: &[f32], xs: [&QRow; R]) -> [f32; R] {
+unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return tile_simd128(w, x, k);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked above); lengths as for the portable loop.
-        return unsafe { dot_rows_avx2(w, wd, xs) };
+        return tile_avx2(w, x, k);
     }
-    dot_rows_portable(w, wd, xs)
+    #[allow(unreachable_code)]
+    tile_portable(w, x, k)
 }
 
-/// The plain loop: the oracle for the SIMD kernels.
+/// The plain loop: the oracle for the SIMD kernels (same exact sums).
 #[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
-fn dot_rows_portable<const R: usize>(w: &[i8], wd: &[f32], xs: [&QRow; R]) -> [f32; R] {
-    let mut acc = [0f32; R];
-    for (b, (wb, &dw)) in w.chunks_exact(Q8_0_BLOCK).zip(wd).enumerate() {
-        for r in 0..R {
-            let xb = &xs[r].q[b * Q8_0_BLOCK..(b + 1) * Q8_0_BLOCK];
-            let s: i32 = wb.iter().zip(xb).map(|(&a, &x)| a as i32 * x as i32).sum();
-            acc[r] += s as f32 * dw * xs[r].d[b];
+unsafe fn tile_portable<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+    let mut acc = [[0i32; C]; R];
+    for (r, acc) in acc.iter_mut().enumerate() {
+        let x = std::slice::from_raw_parts(x[r], k);
+        for (c, acc) in acc.iter_mut().enumerate() {
+            let w = std::slice::from_raw_parts(w[c], k);
+            *acc = w.iter().zip(x).map(|(&a, &b)| a as i32 * b as i32).sum();
         }
     }
     acc
 }
 
-/// The native CLI's kernel (building KBs, the tests) on x86-64 with AVX2, detected at run
-/// time: the same sums as the wasm simd128 kernel, 16 lanes at a time (`vpmaddwd`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn tile_simd128<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+    use core::arch::wasm32::*;
+    let mut acc = [[i32x4_splat(0); C]; R];
+    let mut i = 0;
+    while i < k {
+        // Eight weights per row, sign-extended to i16 by the load itself.
+        let wv: [v128; C] = core::array::from_fn(|c| i16x8_load_extend_i8x8(w[c].add(i)));
+        for r in 0..R {
+            let xv = v128_load(x[r].add(i) as *const v128);
+            for c in 0..C {
+                acc[r][c] = i32x4_add(acc[r][c], i32x4_dot_i16x8(wv[c], xv));
+            }
+        }
+        i += 8;
+    }
+    acc.map(|row| {
+        row.map(|a| i32x4_extract_lane::<0>(a) + i32x4_extract_lane::<1>(a) + i32x4_extract_lane::<2>(a) + i32x4_extract_lane::<3>(a))
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dot_rows_avx2<const R: usize>(w: &[i8], wd: &[f32], xs: [&QRow; R]) -> [f32; R] {
+unsafe fn tile_avx2<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
     use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); R];
-    for (b, &dw) in wd.iter().enumerate() {
-        let pw = w.as_ptr().add(b * Q8_0_BLOCK) as *const __m128i;
-        let (w0, w1) = (_mm256_cvtepi8_epi16(_mm_loadu_si128(pw)), _mm256_cvtepi8_epi16(_mm_loadu_si128(pw.add(1))));
+    let mut acc = [[_mm256_setzero_si256(); C]; R];
+    let mut i = 0;
+    while i < k {
+        let wv: [__m256i; C] = core::array::from_fn(|c| _mm256_cvtepi8_epi16(_mm_loadu_si128(w[c].add(i) as *const __m128i)));
         for r in 0..R {
-            let px = xs[r].q.as_ptr().add(b * Q8_0_BLOCK) as *const __m256i;
-            let s = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256(px)), _mm256_madd_epi16(w1, _mm256_loadu_si256(px.add(1))));
-            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * xs[r].d[b])));
+            let xv = _mm256_loadu_si256(x[r].add(i) as *const __m256i);
+            for c in 0..C {
+                acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(wv[c], xv));
+            }
         }
+        i += 16;
     }
-    acc.map(|a| {
-        let h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
-        let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps::<1>(h, h)))
+    acc.map(|row| {
+        row.map(|a| {
+            let h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
+            let h = _mm_add_epi32(h, _mm_shuffle_epi32::<0b01_00_11_10>(h));
+            _mm_cvtsi128_si32(_mm_add_epi32(h, _mm_shuffle_epi32::<0b10_11_00_01>(h)))
+        })
     })
 }
 
 impl Q8Matrix {
-    /// From GGML Q8_0 bytes of a `[rows, cols]` matrix (`cols` a multiple of 32).
+    /// From GGML Q8_0 bytes of a `[rows, cols]` matrix (`cols` a multiple of 32): each row's
+    /// blocks are dequantized and the row re-quantized to int8 with one scale.
     pub fn from_q8_0(bytes: &[u8], rows: usize, cols: usize) -> Result<Self> {
         let blocks = cols / Q8_0_BLOCK;
         if cols % Q8_0_BLOCK != 0 || bytes.len() != rows * blocks * Q8_0_BLOCK_BYTES {
             return Err(Error::Model(format!("{} Q8_0 bytes for [{rows}, {cols}]", bytes.len())));
         }
         let mut q = Vec::with_capacity(rows * cols);
-        let mut d = Vec::with_capacity(rows * blocks);
-        for block in bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
-            d.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
-            q.extend(block[2..].iter().map(|&b| b as i8));
+        let mut scale = Vec::with_capacity(rows);
+        let mut row = Vec::with_capacity(cols);
+        for row_bytes in bytes.chunks_exact(blocks * Q8_0_BLOCK_BYTES) {
+            if row_bytes.chunks_exact(Q8_0_BLOCK_BYTES).all(|b| b[..2] == row_bytes[..2]) {
+                // One scale for the whole row already (MiniLM's files): taken as it is.
+                scale.push(half::f16::from_le_bytes([row_bytes[0], row_bytes[1]]).to_f32());
+                for b in row_bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
+                    q.extend_from_slice(bytemuck::cast_slice::<u8, i8>(&b[2..]));
+                }
+                continue;
+            }
+            row.clear();
+            for block in row_bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
+                let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                row.extend(block[2..].iter().map(|&b| d * (b as i8) as f32));
+            }
+            let s = max_abs(&row) / 127.0;
+            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+            q.extend(row.iter().map(|v| (v * inv).round_ties_even() as i8));
+            scale.push(s);
         }
-        Ok(Q8Matrix { rows, cols, q, d })
+        Ok(Q8Matrix { rows, cols, q, scale })
     }
 
     /// `x [n, cols]` → `x · Wᵀ` `[n, rows]`.
     pub fn matmul(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let xs: Vec<QRow> = x.chunks_exact(self.cols).take(n).map(quantize_row).collect();
-        let blocks = self.cols / Q8_0_BLOCK;
-        let mut y = vec![0f32; xs.len() * self.rows];
-        for o in 0..self.rows {
-            let w = &self.q[o * self.cols..(o + 1) * self.cols];
-            let wd = &self.d[o * blocks..(o + 1) * blocks];
-            let mut groups = xs.chunks_exact(ROWS_PER_PASS);
-            let mut t = 0;
-            for g in &mut groups {
-                for v in dot_rows(w, wd, [&g[0], &g[1], &g[2], &g[3]]) {
-                    y[t * self.rows + o] = v;
-                    t += 1;
+        let xs = quantize_rows(&x[..n * self.cols], self.cols);
+        let mut y = vec![0f32; n * self.rows];
+        for o in (0..self.rows).step_by(TILE_COLS) {
+            for t in (0..n).step_by(TILE_ROWS) {
+                match ((n - t).min(TILE_ROWS), (self.rows - o).min(TILE_COLS)) {
+                    (4, 2) => self.tile_into::<4, 2>(&xs, &mut y, t, o),
+                    (3, 2) => self.tile_into::<3, 2>(&xs, &mut y, t, o),
+                    (2, 2) => self.tile_into::<2, 2>(&xs, &mut y, t, o),
+                    (1, 2) => self.tile_into::<1, 2>(&xs, &mut y, t, o),
+                    (4, _) => self.tile_into::<4, 1>(&xs, &mut y, t, o),
+                    (3, _) => self.tile_into::<3, 1>(&xs, &mut y, t, o),
+                    (2, _) => self.tile_into::<2, 1>(&xs, &mut y, t, o),
+                    _ => self.tile_into::<1, 1>(&xs, &mut y, t, o),
                 }
-            }
-            for xr in groups.remainder() {
-                y[t * self.rows + o] = dot_rows(w, wd, [xr])[0];
-                t += 1;
             }
         }
         y
+    }
+
+    /// Rows `t..t+R` of the output, columns `o..o+C`.
+    #[inline(always)]
+    fn tile_into<const R: usize, const C: usize>(&self, xs: &QRows, y: &mut [f32], t: usize, o: usize) {
+        let k = self.cols;
+        let w = core::array::from_fn(|j| self.q[(o + j) * k..(o + j + 1) * k].as_ptr());
+        let x = core::array::from_fn(|j| xs.q[(t + j) * k..(t + j + 1) * k].as_ptr());
+        // SAFETY: the slices above checked that each row holds `k` values; `k` is a multiple
+        // of 32 (checked at construction).
+        let sums = unsafe { tile::<R, C>(w, x, k) };
+        for (j, s) in sums.iter().enumerate() {
+            let out = &mut y[(t + j) * self.rows + o..][..C];
+            for ((out, &v), &sw) in out.iter_mut().zip(s).zip(&self.scale[o..o + C]) {
+                *out = v as f32 * (sw * xs.scale[t + j]);
+            }
+        }
     }
 }
 
@@ -165,7 +230,7 @@ mod tests {
 
     #[test]
     fn matches_f32_product_within_int8_error() {
-        let (rows, cols, n) = (48, 96, 7); // a group of four rows and a remainder of three
+        let (rows, cols, n) = (49, 96, 7); // a tile of four rows and a remainder of three; an odd weight row
         let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 211) as f32 - 105.0) / 90.0).collect();
         let x: Vec<f32> = (0..n * cols).map(|i| ((i * 104729 % 97) as f32 - 48.0) / 30.0).collect();
         let q = quantize_matrix(&w, rows, cols, Precision::Int8).unwrap();
@@ -183,15 +248,21 @@ mod tests {
 
     #[test]
     fn simd_kernel_matches_the_plain_loop() {
-        // Exact i32 block sums in both: only the f32 order of adding the blocks differs.
-        let cols = 384;
-        let w: Vec<i8> = (0..cols).map(|i| ((i * 7919 % 255) as i32 - 127) as i8).collect();
-        let wd: Vec<f32> = (0..cols / 32).map(|b| 0.01 + b as f32 * 0.003).collect();
-        let rows: Vec<QRow> = (0..4).map(|r| quantize_row(&(0..cols).map(|i| ((i * 104729 + r * 31) % 97) as f32 / 10.0 - 4.8).collect::<Vec<_>>())).collect();
-        let plain = dot_rows_portable(&w, &wd, [&rows[0], &rows[1], &rows[2], &rows[3]]);
-        let fast = dot_rows(&w, &wd, [&rows[0], &rows[1], &rows[2], &rows[3]]);
-        for (p, f) in plain.iter().zip(&fast) {
-            assert!((p - f).abs() <= 1e-5 * p.abs().max(1.0), "{plain:?} vs {fast:?}");
+        // Exact i32 sums in both, at the extremes of the ranges (|w| = 127, |x| = x_max).
+        let k = 1536;
+        let lim = x_max(k) as i16;
+        let w: Vec<Vec<i8>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -127 } else { ((i * 7919 + c) % 255) as i8 }).collect()).collect();
+        let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { lim } else { -(((i * 104729 + r) % lim as usize) as i16) }).collect()).collect();
+        let (wp, xp) = ([w[0].as_ptr(), w[1].as_ptr()], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
+        // SAFETY: every row holds k values, k a multiple of 16.
+        unsafe {
+            let plain = tile_portable::<4, 2>(wp, xp, k);
+            assert_eq!(plain, tile::<4, 2>(wp, xp, k));
+            let exact: i64 = w[1].iter().zip(&x[3]).map(|(&a, &b)| a as i64 * b as i64).sum();
+            assert_eq!(plain[3][1] as i64, exact);
+            assert_eq!(tile_portable::<1, 1>([wp[1]], [xp[2]], k), tile::<1, 1>([wp[1]], [xp[2]], k));
         }
+        // The worst case (all at the limits) still fits an i32.
+        assert!(127 * x_max(k) as i64 * k as i64 <= i32::MAX as i64);
     }
 }

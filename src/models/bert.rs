@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::input::text::TextInput;
 use crate::tensor::{now, Activation, Backend};
-use crate::weights::quant::{dequantize_matrix, gather_rows};
+use crate::weights::quant::{dequantize_matrix, gather_rows, q8_0_one_scale_per_row};
 use crate::weights::ModelFile;
 
 /// Architecture and tokenization settings, stored as `helplens.config`.
@@ -63,7 +63,9 @@ impl<B: Backend> Bert<B> {
         let h = c.hidden;
         let matrix = |name: &str, out: usize, inp: usize, f: &mut ModelFile| -> Result<B::Matrix> {
             let bias = f.vector(&format!("{name}.b"), out)?;
-            backend.matrix(f.take(&format!("{name}.w"))?, &bias, out, inp, false)
+            // One scale per row (every backend multiplies the same weights; the CPU's int8
+            // kernel needs it). Q4_0 (e5) stays as it is for the GPU; the CPU re-quantizes it.
+            backend.matrix(q8_0_one_scale_per_row(f.take(&format!("{name}.w"))?)?, &bias, out, inp, false)
         };
         let mut layers = Vec::with_capacity(c.layers);
         for i in 0..c.layers {

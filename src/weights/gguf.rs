@@ -30,9 +30,27 @@ pub struct ModelFile {
     pub fingerprint: String,
 }
 
+/// Whether loading a model file recomputes its sha256 fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Integrity {
+    /// Recompute and compare (a corrupt file is refused).
+    #[default]
+    Check,
+    /// The bytes were verified by the caller (e.g. sha256 against a manifest with WebCrypto):
+    /// skip the hash, which in wasm costs about 200 ms of a cold start for the demo's models.
+    Trusted,
+}
+
 impl ModelFile {
     /// Parses and verifies a model file held in memory.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_with(bytes, Integrity::Check)
+    }
+
+    /// Parses a model file; `Integrity::Trusted` skips recomputing the fingerprint (the caller
+    /// has checked the bytes, as the widget's loader does against manifest.json). Shapes, sizes
+    /// and the stored fingerprint (matched against the KB's) are checked either way.
+    pub fn from_bytes_with(bytes: &[u8], integrity: Integrity) -> Result<Self> {
         if bytes.len() < 4 || &bytes[..4] != b"GGUF" {
             return Err(Error::Model("not a GGUF file (wrong magic bytes)".into()));
         }
@@ -58,6 +76,9 @@ impl ModelFile {
                 .tensor(&mut cursor, name, &Device::Cpu)
                 .map_err(|e| Error::Model(format!("tensor {name}: {e}")))?;
             tensors.insert(name.clone(), t);
+        }
+        if integrity == Integrity::Trusted {
+            return Ok(ModelFile { meta, tensors, fingerprint: stored });
         }
         let computed = fingerprint(&meta, tensors.iter().map(|(n, t)| (n.as_str(), t)))?;
         if computed != stored {

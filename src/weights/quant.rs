@@ -63,6 +63,42 @@ pub fn quantize_matrix(data: &[f32], rows: usize, cols: usize, precision: Precis
     }
 }
 
+/// Like [`quantize_matrix`], but int8 gives every block of a row the row's scale (its largest
+/// |w| / 127): the layout the CPU's int8 kernel multiplies without float work (`cpu::q8`),
+/// still plain Q8_0 for every reader. For BERT's layer matrices.
+pub fn quantize_matrix_rows(data: &[f32], rows: usize, cols: usize, precision: Precision) -> Result<QTensor> {
+    if precision != Precision::Int8 {
+        return quantize_matrix(data, rows, cols, precision);
+    }
+    if data.len() != rows * cols {
+        return Err(Error::Shape { op: "quantize_matrix_rows", detail: format!("{} values for [{rows}, {cols}]", data.len()) });
+    }
+    let padded = cols.div_ceil(Q8_0_BLOCK) * Q8_0_BLOCK;
+    let mut out = Vec::with_capacity(rows * padded / Q8_0_BLOCK * Q8_0_BLOCK_BYTES);
+    let mut row = vec![0f32; padded];
+    for r in data.chunks_exact(cols.max(1)) {
+        row[..cols].copy_from_slice(r);
+        q8_0_row(&row, &mut out);
+    }
+    Ok(candle_core::quantized::ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &out, vec![rows, padded], &Device::Cpu)?)
+}
+
+/// Appends `row` (a multiple of 32 values) as Q8_0 blocks that all carry the row's scale.
+fn q8_0_row(row: &[f32], out: &mut Vec<u8>) {
+    let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = half::f16::from_f32(max / 127.0);
+    let inv = if d.to_f32() > 0.0 { 1.0 / d.to_f32() } else { 0.0 };
+    for block in row.chunks_exact(Q8_0_BLOCK) {
+        out.extend_from_slice(&d.to_le_bytes());
+        out.extend(block.iter().map(|v| (v * inv).round().clamp(-127.0, 127.0) as i8 as u8));
+    }
+}
+
+/// Whether every block of every row of Q8_0 `data` (`row_bytes` per row) has the same scale.
+pub fn q8_0_rows_have_one_scale(data: &[u8], row_bytes: usize) -> bool {
+    data.chunks_exact(row_bytes.max(1)).all(|row| row.chunks_exact(Q8_0_BLOCK_BYTES).all(|b| b[..2] == row[..2]))
+}
+
 /// Stores a vector as f32 (vectors are small; they stay exact at every precision).
 pub fn vector(data: &[f32]) -> Result<QTensor> {
     Ok(QTensor::quantize(&Tensor::from_slice(data, data.len(), &Device::Cpu)?, GgmlDType::F32)?)
@@ -90,6 +126,37 @@ pub fn q4_0_values(block: &[u8]) -> (f32, [i8; 32]) {
         q[j + 16] = (b >> 4) as i8 - 8;
     }
     (d, q)
+}
+
+/// Re-quantizes a Q8_0 matrix `[rows, cols]` so that every block of a row has the row's scale
+/// (see [`quantize_matrix_rows`], which files from `helplens convert` already use: then this
+/// only checks). Any other dtype is returned as it is.
+pub fn q8_0_one_scale_per_row(q: QTensor) -> Result<QTensor> {
+    let dims = q.shape().dims().to_vec();
+    let [rows, cols] = dims[..] else { return Ok(q) };
+    if q.dtype() != GgmlDType::Q8_0 || cols % Q8_0_BLOCK != 0 {
+        return Ok(q);
+    }
+    let data = q.data()?;
+    let row_bytes = cols / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
+    if data.len() != rows * row_bytes {
+        return Err(Error::Model(format!("{} Q8_0 bytes for [{rows}, {cols}]", data.len())));
+    }
+    if q8_0_rows_have_one_scale(&data, row_bytes) {
+        drop(data);
+        return Ok(q);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut row = Vec::with_capacity(cols);
+    for bytes in data.chunks_exact(row_bytes) {
+        row.clear();
+        for block in bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
+            let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+            row.extend(block[2..].iter().map(|&b| d * (b as i8) as f32));
+        }
+        q8_0_row(&row, &mut out);
+    }
+    Ok(candle_core::quantized::ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &out, dims, &Device::Cpu)?)
 }
 
 /// Re-encodes Q4_0 blocks as Q8_0 blocks (same f16 scale, the 4-bit values widened to int8):
@@ -158,6 +225,31 @@ pub fn quantize_i8(v: &[f32]) -> (Vec<i8>, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_scale_per_row_keeps_the_matrix_within_its_rounding() {
+        let (rows, cols) = (3, 64);
+        // Row 1's second block is 50x smaller than its first: its own scale is lost.
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 211) as f32 - 105.0) / 90.0 * if i / 32 == 3 { 0.02 } else { 1.0 }).collect();
+        let q = q8_0_one_scale_per_row(quantize_matrix(&w, rows, cols, Precision::Int8).unwrap()).unwrap();
+        let data = q.data().unwrap();
+        for (r, row) in data.chunks_exact(2 * Q8_0_BLOCK_BYTES).enumerate() {
+            assert_eq!(row[..2], row[Q8_0_BLOCK_BYTES..Q8_0_BLOCK_BYTES + 2], "row {r}: blocks with different scales");
+            let max = w[r * cols..(r + 1) * cols].iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(row[2..].iter().chain(&row[Q8_0_BLOCK_BYTES + 2..]).any(|&b| (b as i8).abs() == 127), "row {r} does not reach 127");
+            let back = dequantize_matrix(&q, rows, cols).unwrap().to_vec2::<f32>().unwrap();
+            for (c, v) in back[r].iter().enumerate() {
+                assert!((v - w[r * cols + c]).abs() <= max / 127.0 * 0.51 + max / 254.0 + 1e-6, "w[{r}, {c}] {v} vs {}", w[r * cols + c]);
+            }
+        }
+        let f = quantize_matrix(&w, rows, cols, Precision::F32).unwrap();
+        assert_eq!(q8_0_one_scale_per_row(f).unwrap().dtype(), GgmlDType::F32);
+        // Quantized per row from f32 at once: the same layout, and left as it is at load.
+        let direct = quantize_matrix_rows(&w, rows, cols, Precision::Int8).unwrap();
+        assert!(q8_0_rows_have_one_scale(&direct.data().unwrap(), 2 * Q8_0_BLOCK_BYTES));
+        assert!(!q8_0_rows_have_one_scale(&quantize_matrix(&w, rows, cols, Precision::Int8).unwrap().data().unwrap(), 2 * Q8_0_BLOCK_BYTES));
+        assert_eq!(q8_0_one_scale_per_row(direct).unwrap().data().unwrap(), quantize_matrix_rows(&w, rows, cols, Precision::Int8).unwrap().data().unwrap());
+    }
 
     #[test]
     fn q8_0_round_trip_with_padding_and_gather() {

@@ -38,6 +38,18 @@ async function bytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+// As the widget loads them: each file checked against manifest.json's sha256 with WebCrypto
+// (so the engine is told the bytes are verified and skips its own hash). Counted in the load.
+let manifest;
+async function verifiedBytes(url) {
+  manifest ??= await (await fetch('../models/manifest.json')).json();
+  const b = await bytes(url);
+  const name = url.split('/').pop();
+  const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
+  if (hex !== manifest.files[name]?.sha256) throw new Error(`${name}: sha256 ${hex.slice(0, 12)} does not match manifest.json`);
+  return b;
+}
+
 function cosine(a, b) {
   let d = 0, na = 0, nb = 0;
   for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
@@ -84,11 +96,11 @@ async function helplensEngines(texts) {
   const rows = [];
   const t0 = performance.now();
   const wasm = await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
-  const [text, image, kb] = await Promise.all([bytes('../models/minilm-int8.gguf'),
-    bytes('../models/efficientnet-lite0-int8.gguf'), bytes('../models/demo-kb.safetensors')]);
+  const [text, image, kb] = await Promise.all([verifiedBytes('../models/minilm-int8.gguf'),
+    verifiedBytes('../models/efficientnet-lite0-int8.gguf'), verifiedBytes('../models/demo-kb.safetensors')]);
   const make = async (backend) => {
     const t = performance.now();
-    const e = await HelplensEngine.create(text, kb, backend);
+    const e = await HelplensEngine.create(text, kb, backend, true);
     e.addImageModel(image);
     return { e, ms: performance.now() - t };
   };

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::models::bert::BertConfig;
-use crate::weights::quant::{quantize_matrix, vector, Precision};
+use crate::weights::quant::{quantize_matrix, quantize_matrix_rows, vector, Precision};
 
 /// The fields of Hugging Face's BERT config.json that matter here.
 #[derive(Deserialize)]
@@ -51,7 +51,10 @@ pub fn convert(src: &MiniLmSource, precision: Precision) -> Result<(BertConfig, 
     let (h, i) = (hf.hidden_size, hf.intermediate_size);
     let mut out: Vec<(String, QTensor)> = Vec::new();
     let mut mat = |name: String, data: &[f32], rows: usize, cols: usize| -> Result<()> {
-        out.push((name, quantize_matrix(data, rows, cols, precision)?));
+        // Layer matrices get one scale per row (the CPU's int8 kernel); embedding tables,
+        // gathered a row at a time, keep Q8_0's block scales.
+        let q = if name.starts_with('l') { quantize_matrix_rows(data, rows, cols, precision)? } else { quantize_matrix(data, rows, cols, precision)? };
+        out.push((name, q));
         Ok(())
     };
     mat("emb.word".into(), &f32s(&st, "embeddings.word_embeddings.weight", &[hf.vocab_size, h])?, hf.vocab_size, h)?;

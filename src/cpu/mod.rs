@@ -379,6 +379,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn depthwise_conv_matches_the_definition() {
+        // 12 channels: a chunk of eight and a remainder of four; odd sizes, both strides, both
+        // kernel sizes, TF "same" padding.
+        for (h, w, c, k, stride) in [(7, 5, 12, 3, 1), (9, 6, 12, 5, 2), (4, 4, 8, 3, 2)] {
+            let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 20.0).collect();
+            let wt: Vec<f32> = (0..k * k * c).map(|i| ((i * 104729 % 31) as f32 - 15.0) / 10.0).collect();
+            let b: Vec<f32> = (0..c).map(|i| i as f32 / 10.0 - 0.5).collect();
+            let cpu = Cpu;
+            let y = cpu.read(&cpu.depthwise_conv(&cpu.tensor(&x, &[h, w, c]).unwrap(), &cpu.tensor(&wt, &[k * k, c]).unwrap(), &cpu.vector(&b).unwrap(), k, stride, Activation::Relu6).unwrap()).unwrap();
+            let ((oh, pt), (ow, pl)) = (tf_same(h, k, stride), tf_same(w, k, stride));
+            assert_eq!(y.len(), oh * ow * c);
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        let mut v = b[ch];
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (iy, ix) = ((oy * stride + ky) as isize - pt as isize, (ox * stride + kx) as isize - pl as isize);
+                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                    v += x[(iy as usize * w + ix as usize) * c + ch] * wt[(ky * k + kx) * c + ch];
+                                }
+                            }
+                        }
+                        let got = y[(oy * ow + ox) * c + ch];
+                        assert!((got - v.clamp(0.0, 6.0)).abs() < 1e-5, "[{oy}, {ox}, {ch}] {got} vs {v}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn erf_is_within_1e6_of_libm() {
         let worst = (-6000..=6000).map(|i| i as f32 / 1000.0).map(|x| (erf(x) - candle_core::cpu::erf::erf_f32(x)).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-6, "worst |erf error| {worst}");

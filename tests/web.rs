@@ -75,7 +75,7 @@ async fn call(p: js_sys::Promise) -> Result<JsValue, JsValue> {
 }
 
 async fn engine_on(backend: &str) -> Result<HelplensEngine, JsError> {
-    let e = HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), backend.into()).await?;
+    let e = HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), backend.into(), None).await?;
     yield_now().await;
     e.add_image_model(IMAGE)?;
     yield_now().await;
@@ -143,7 +143,7 @@ async fn answers_the_held_out_questions_in_the_browser() {
 /// issue's top-1 target (measured 9/9 and 7/8 in Chromium and Firefox).
 #[wasm_bindgen_test]
 async fn answers_chinese_questions_with_e5_in_the_browser() {
-    let e = HelplensEngine::create(E5.to_vec(), KB_ZH.to_vec(), "cpu".into()).await.unwrap_or_else(|_| panic!("e5 engine failed to load"));
+    let e = HelplensEngine::create(E5.to_vec(), KB_ZH.to_vec(), "cpu".into(), None).await.unwrap_or_else(|_| panic!("e5 engine failed to load"));
     let info: serde_json::Value = serde_wasm_bindgen::from_value(e.info().unwrap()).unwrap();
     log(&format!("e5 engine: {} on {}, text model {}", info["name"], info["backend"], info["text_model"]));
     for set in [ZH_QUESTIONS, EN_QUESTIONS_ZH_KB] {
@@ -179,10 +179,12 @@ async fn bad_input_is_an_error_not_a_panic() {
     assert!(call(e.ask_with_image_file(String::new(), b"just text, renamed to .jpg".to_vec())).await.is_err());
     assert!(call(e.ask_with_image_file(String::new(), ESPRESSO[..ESPRESSO.len() / 3].to_vec())).await.is_err());
     assert!(call(e.ask_with_pixels(String::new(), vec![0; 16], 8660, 5774)).await.is_err());
-    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into()).await.is_err());
-    assert!(HelplensEngine::create(TEXT.to_vec(), KB[..KB.len() / 2].to_vec(), "cpu".into()).await.is_err());
-    assert!(HelplensEngine::create(IMAGE.to_vec(), KB.to_vec(), "cpu".into()).await.is_err());
-    assert!(HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), "tpu".into()).await.is_err());
+    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), None).await.is_err());
+    // Bytes the caller says it verified are still parsed and checked: a truncated file is refused.
+    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), Some(true)).await.is_err());
+    assert!(HelplensEngine::create(TEXT.to_vec(), KB[..KB.len() / 2].to_vec(), "cpu".into(), None).await.is_err());
+    assert!(HelplensEngine::create(IMAGE.to_vec(), KB.to_vec(), "cpu".into(), None).await.is_err());
+    assert!(HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), "tpu".into(), None).await.is_err());
     // Still answers after all of that.
     assert!(call(e.ask("my printer jams".into())).await.is_ok());
 }

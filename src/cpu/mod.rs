@@ -1,6 +1,6 @@
-//! The CPU backend on candle-core: matmuls through candle (gemm, or Q8_0 dot products with
-//! simd128 on wasm32), the rest as plain loops over channels-last data. It is also the oracle
-//! the GPU backend is tested against.
+//! The CPU backend on candle-core: int8 matmuls for token states (`q8`), f32 ones for feature
+//! maps (`pointwise`), the depthwise conv (`depthwise`), the rest as plain loops over
+//! channels-last data. It is also the oracle the GPU backend is tested against.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor};
@@ -15,13 +15,18 @@ use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cpu;
 
+pub mod depthwise;
+pub mod pointwise;
 pub mod q8;
 
+use pointwise::Packed;
 use q8::Q8Matrix;
 
 /// How a matrix is multiplied.
 enum Weights {
-    /// f32 through candle's gemm: many rows at once (feature maps).
+    /// f32 packed eight outputs wide: many rows at once (feature maps).
+    Packed(Packed),
+    /// f32 through candle's gemm: what fits neither of the others.
     Dense(QMatMul),
     /// Int8 blocks with the activation quantized per row: a few rows (token states).
     Int8(Q8Matrix),
@@ -101,6 +106,12 @@ fn bias_act(y: &mut [f32], bias: &[f32], a: Activation) {
     }
 }
 
+/// `y` with [`bias_act`] applied.
+fn biased(mut y: Vec<f32>, bias: &[f32], a: Activation) -> Vec<f32> {
+    bias_act(&mut y, bias, a);
+    y
+}
+
 /// (batch, height, width, channels) of a `[b, h, w, c]` or `[h, w, c]` tensor.
 fn bhwc(t: &Tensor, op: &'static str) -> Result<(usize, usize, usize, usize)> {
     match t.dims() {
@@ -108,6 +119,18 @@ fn bhwc(t: &Tensor, op: &'static str) -> Result<(usize, usize, usize, usize)> {
         [h, w, c] => Ok((1, *h, *w, *c)),
         d => Err(Error::Shape { op, detail: format!("expected [b, h, w, c] or [h, w, c], got {d:?}") }),
     }
+}
+
+/// Calls `f` with a tensor's values: borrowed where the tensor is a contiguous f32 CPU tensor
+/// (every tensor this backend makes), copied otherwise.
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) = (&*storage, layout.contiguous_offsets()) {
+            return Ok(f(&v[a..b]));
+        }
+    }
+    Ok(f(&t.flatten_all()?.to_vec1::<f32>()?))
 }
 
 /// Applies `f` to every row (last axis) of a tensor, on the host.
@@ -149,11 +172,16 @@ impl Backend for Cpu {
         let stored = w.shape().dims();
         let padded = stored.get(1).copied() != Some(in_dim);
         let int8 = matches!(w.dtype(), GgmlDType::Q8_0 | GgmlDType::Q4_0);
-        // Feature maps go through candle's f32 gemm (exact, the GPU's self-test reference):
-        // an int8 kernel with outputs across lanes was no faster on them (measured 72–87 ms
-        // against 76–77 for the whole image encoder in node, within the noise).
+        // Feature maps: f32 (the GPU's self-test reference). An int8 kernel with outputs
+        // across lanes was no faster on them (measured 72–87 ms against 76–77 for the whole
+        // image encoder in node, within the noise).
         let qm = if many_rows || padded || !int8 {
-            Weights::Dense(QMatMul::Tensor(dequantize_matrix(&w, out_dim, in_dim)?))
+            let dense = dequantize_matrix(&w, out_dim, in_dim)?;
+            let packed = if many_rows { Packed::new(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim) } else { None };
+            match packed {
+                Some(p) => Weights::Packed(p),
+                None => Weights::Dense(QMatMul::Tensor(dense)),
+            }
         } else {
             if stored != [out_dim, in_dim] {
                 return Err(Error::Model(format!("matrix has shape {stored:?}, expected [{out_dim}, {in_dim}]")));
@@ -178,12 +206,12 @@ impl Backend for Cpu {
         if k != w.in_dim {
             return Err(Error::Shape { op: "linear", detail: format!("x is [{n}, {k}], weight is [{}, {}]", w.out_dim, w.in_dim) });
         }
-        let mut y = match &w.w {
-            Weights::Dense(m) => x.apply(m)?.flatten_all()?.to_vec1::<f32>()?,
-            Weights::Int8(m) => m.matmul(&x.flatten_all()?.to_vec1::<f32>()?, n),
+        let y = match &w.w {
+            // Bias and activation as each tile is stored.
+            Weights::Packed(m) => with_f32(x, |xs| m.matmul(xs, n, &w.b, a))?,
+            Weights::Dense(m) => biased(x.apply(m)?.flatten_all()?.to_vec1::<f32>()?, &w.b, a),
+            Weights::Int8(m) => biased(with_f32(x, |xs| m.matmul(xs, n))?, &w.b, a),
         };
-        // Bias and activation in one pass over the output.
-        bias_act(&mut y, &w.b, a);
         Ok(Tensor::from_vec(y, (n, w.out_dim), &Device::Cpu)?)
     }
 
@@ -253,38 +281,18 @@ impl Backend for Cpu {
         if w.dims() != [k * k * c] && w.dims() != [k * k, c] || b.dims() != [c] || stride == 0 {
             return Err(Error::Shape { op: "depthwise_conv", detail: format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.dims(), w.dims(), b.dims()) });
         }
-        let (xs, ws, bs) = (x.flatten_all()?.to_vec1::<f32>()?, w.flatten_all()?.to_vec1::<f32>()?, b.to_vec1::<f32>()?);
-        let (oh, pt) = tf_same(h, k, stride);
-        let (ow, pl) = tf_same(wd, k, stride);
+        let g = depthwise::Geometry { h, w: wd, c, k, stride };
+        let (oh, ow) = g.out();
         let mut out = vec![0f32; n * oh * ow * c];
-        for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let acc = &mut out[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
-                    acc.copy_from_slice(&bs);
-                    for ky in 0..k {
-                        let iy = (oy * stride + ky) as isize - pt as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        for kx in 0..k {
-                            let ix = (ox * stride + kx) as isize - pl as isize;
-                            if ix < 0 || ix >= wd as isize {
-                                continue;
-                            }
-                            let src = &img[(iy as usize * wd + ix as usize) * c..][..c];
-                            let wk = &ws[(ky * k + kx) * c..][..c];
-                            for ((o, s), wv) in acc.iter_mut().zip(src).zip(wk) {
-                                *o += s * wv;
-                            }
-                        }
+        with_f32(x, |xs| {
+            with_f32(w, |ws| {
+                with_f32(b, |bs| {
+                    for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
+                        depthwise::conv(g, img, ws, bs, a, out);
                     }
-                    if a != Activation::None {
-                        acc.iter_mut().for_each(|v| *v = act_scalar(*v, a));
-                    }
-                }
-            }
-        }
+                })
+            })
+        })???;
         let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
         Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
     }

@@ -1,0 +1,116 @@
+//! Depthwise convolution over channels-last feature maps, TF "same" padding, with the bias and
+//! activation fused. Each output pixel's channels are taken eight at a time with their sums
+//! held in registers across all the taps (the loop bounds already clipped to the image, so no
+//! test per tap), then stored once: the input and weights are read once per tap and nothing
+//! else touches memory. Sums run in the order of the definition (bias, then taps row by row).
+
+use crate::tensor::{tf_same, Activation};
+
+/// Channels summed together in registers (four f32x4 on wasm simd128).
+const LANES: usize = 16;
+
+/// The geometry of one depthwise convolution.
+#[derive(Debug, Clone, Copy)]
+pub struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub k: usize,
+    pub stride: usize,
+}
+
+impl Geometry {
+    /// Output height and width.
+    pub fn out(&self) -> (usize, usize) {
+        (
+            tf_same(self.h, self.k, self.stride).0,
+            tf_same(self.w, self.k, self.stride).0,
+        )
+    }
+}
+
+/// The taps `0..k` of output position `o` that fall inside an input of `n` (padding `pad`).
+fn taps(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> std::ops::Range<usize> {
+    let start = o * stride;
+    // Input index of tap t is start + t - pad, valid when 0 <= it < n.
+    pad.saturating_sub(start)..k.min((n + pad).saturating_sub(start))
+}
+
+#[inline(always)]
+fn activate<const N: usize>(v: &mut [f32; N], a: Activation) {
+    match a {
+        Activation::None => {}
+        Activation::Relu6 => v.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        Activation::Gelu => v.iter_mut().for_each(|v| *v = super::act_scalar(*v, a)),
+    }
+}
+
+/// One image: `x [h, w, c]`, weights `[k·k, c]`, bias `[c]` → `out [oh, ow, c]`.
+pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Activation, out: &mut [f32]) {
+    let Geometry { h, w, c, k, stride } = g;
+    let ((oh, pt), (ow, pl)) = (tf_same(h, k, stride), tf_same(w, k, stride));
+    assert!(
+        x.len() == h * w * c
+            && wt.len() == k * k * c
+            && bias.len() == c
+            && out.len() == oh * ow * c
+    );
+    let full = c - c % LANES;
+    for oy in 0..oh {
+        let ys = taps(oy, stride, pt, k, h);
+        for ox in 0..ow {
+            let xs = taps(ox, stride, pl, k, w);
+            let o = &mut out[(oy * ow + ox) * c..][..c];
+            // Tap (ky, kx) reads the input pixel at `base + (ky - ys.start)·w·c + (kx - xs.start)·c`
+            // and the weights at `(ky·k + kx)·c`; within a row both step by `c`.
+            let base = ((oy * stride + ys.start - pt) * w + ox * stride + xs.start - pl) * c;
+            let last = base + (ys.len() - 1) * w * c + (xs.len() - 1) * c + c;
+            assert!(!ys.is_empty() && !xs.is_empty() && last <= x.len());
+            for ch in (0..full).step_by(LANES) {
+                let mut acc: [f32; LANES] = bias[ch..ch + LANES].try_into().unwrap();
+                for (row, ky) in ys.clone().enumerate() {
+                    // SAFETY: the pixel offsets stay below `last` (asserted above) and the
+                    // weight offsets below `k·k·c`, each plus `ch + LANES <= c`.
+                    unsafe {
+                        let mut s = x.as_ptr().add(base + row * w * c + ch);
+                        let mut wk = wt.as_ptr().add((ky * k + xs.start) * c + ch);
+                        for _ in 0..xs.len() {
+                            for i in 0..LANES {
+                                acc[i] += *s.add(i) * *wk.add(i);
+                            }
+                            s = s.add(c);
+                            wk = wk.add(c);
+                        }
+                    }
+                }
+                activate(&mut acc, a);
+                o[ch..ch + LANES].copy_from_slice(&acc);
+            }
+            for ch in full..c {
+                let mut v = [bias[ch]];
+                for (row, ky) in ys.clone().enumerate() {
+                    for (col, kx) in xs.clone().enumerate() {
+                        v[0] += x[base + row * w * c + col * c + ch] * wt[(ky * k + kx) * c + ch];
+                    }
+                }
+                activate(&mut v, a);
+                o[ch] = v[0];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_are_clipped_to_the_image() {
+        // k 3, pad 1: the first output sees taps 1..3, an inner one all three, the last 0..2.
+        assert_eq!(taps(0, 1, 1, 3, 5), 1..3);
+        assert_eq!(taps(2, 1, 1, 3, 5), 0..3);
+        assert_eq!(taps(4, 1, 1, 3, 5), 0..2);
+        // k 5, stride 2, n 6 (out 3, total pad 3, top 1): last output starts at 4, taps 0..3.
+        assert_eq!(taps(2, 2, 1, 5, 6), 0..3);
+    }
+}

@@ -1,0 +1,159 @@
+//! f32 matmul for feature maps (EfficientNet's 1x1 convs, its stem over im2col rows, its head):
+//! many rows (pixels) against a weight matrix packed eight outputs wide, so that one step of
+//! the inner loop multiplies a tile of `TILE` pixels by eight outputs with every partial sum
+//! in a register: per input channel, two vector loads of weights, one broadcast per pixel and
+//! `2·TILE` multiply-adds. The tile keeps to 8 + 3 vector registers because V8 leaves 15 of
+//! x86's 16 to wasm code (gemm's 12-accumulator kernel spills there). Bias and activation are
+//! applied as the tile is stored. Sums run over the input channels in order.
+
+use super::act_scalar;
+use crate::tensor::Activation;
+
+/// Outputs per packed block (two f32x4).
+pub const WIDTH: usize = 8;
+/// Pixels per tile.
+const TILE: usize = 4;
+/// Pixels per pass over the weight blocks: their inputs stay in cache while each block of
+/// weights is used on all of them.
+const CHUNK_BYTES: usize = 96 * 1024;
+
+/// A `[out, k]` weight matrix stored as `[out / 8][k][8]`.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    out: usize,
+    k: usize,
+    w: Vec<f32>,
+}
+
+impl Packed {
+    /// Packs a row-major `[out, k]` matrix; `None` unless `out` is a multiple of eight.
+    pub fn new(w: &[f32], out: usize, k: usize) -> Option<Self> {
+        if out % WIDTH != 0 || k == 0 || w.len() != out * k {
+            return None;
+        }
+        let mut p = Vec::with_capacity(out * k);
+        for block in w.chunks_exact(WIDTH * k) {
+            for i in 0..k {
+                p.extend((0..WIDTH).map(|o| block[o * k + i]));
+            }
+        }
+        Some(Packed { out, k, w: p })
+    }
+
+    /// `act(x · Wᵀ + bias)` for `x [n, k]` → `[n, out]`.
+    pub fn matmul(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return unsafe { self.matmul_avx2(x, n, bias, a) };
+        }
+        self.matmul_any(x, n, bias, a)
+    }
+
+    /// The same code compiled for AVX2 (natively: `build-kb`, the tests): eight outputs are
+    /// one register.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn matmul_avx2(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+        self.matmul_any(x, n, bias, a)
+    }
+
+    #[inline(always)]
+    fn matmul_any(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+        let (k, out) = (self.k, self.out);
+        assert!(x.len() == n * k && bias.len() == out);
+        let mut y = vec![0f32; n * out];
+        let chunk = (CHUNK_BYTES / (4 * k)).max(TILE) / TILE * TILE;
+        for p0 in (0..n).step_by(chunk) {
+            let p1 = (p0 + chunk).min(n);
+            for (b, wb) in self.w.chunks_exact(WIDTH * k).enumerate() {
+                let bias: &[f32; WIDTH] = bias[b * WIDTH..][..WIDTH].try_into().unwrap();
+                let mut t = p0;
+                while t + TILE <= p1 {
+                    tile::<TILE>(x, k, t, wb, bias, a, &mut y, out, b * WIDTH);
+                    t += TILE;
+                }
+                for t in t..p1 {
+                    tile::<1>(x, k, t, wb, bias, a, &mut y, out, b * WIDTH);
+                }
+            }
+        }
+        y
+    }
+}
+
+/// Pixels `t..t+R` by the eight outputs of block `wb` (`[k][8]`), stored at column `o`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile<const R: usize>(
+    x: &[f32],
+    k: usize,
+    t: usize,
+    wb: &[f32],
+    bias: &[f32; WIDTH],
+    a: Activation,
+    y: &mut [f32],
+    out: usize,
+    o: usize,
+) {
+    let rows: [&[f32]; R] = core::array::from_fn(|r| &x[(t + r) * k..][..k]);
+    let mut acc = [[0f32; WIDTH]; R];
+    for (i, w) in wb.chunks_exact(WIDTH).enumerate() {
+        let w: &[f32; WIDTH] = w.try_into().unwrap();
+        for r in 0..R {
+            // SAFETY: `wb` holds `k` groups of eight, so `i < k`, and every row holds `k`.
+            let v = unsafe { *rows[r].get_unchecked(i) };
+            for j in 0..WIDTH {
+                acc[r][j] += v * w[j];
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let dst: &mut [f32; WIDTH] = (&mut y[(t + r) * out + o..][..WIDTH]).try_into().unwrap();
+        for j in 0..WIDTH {
+            dst[j] = acc[j] + bias[j];
+        }
+        match a {
+            Activation::None => {}
+            Activation::Relu6 => dst.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+            Activation::Gelu => dst.iter_mut().for_each(|v| *v = act_scalar(*v, a)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_definition() {
+        // A chunk boundary, a tile remainder, an odd k; both activations.
+        for (n, k, out) in [(4099, 27, 16), (7, 40, 24), (1, 1280, 8)] {
+            let x: Vec<f32> = (0..n * k)
+                .map(|i| ((i * 7919 % 97) as f32 - 48.0) / 40.0)
+                .collect();
+            let w: Vec<f32> = (0..out * k)
+                .map(|i| ((i * 104729 % 31) as f32 - 15.0) / 30.0)
+                .collect();
+            let b: Vec<f32> = (0..out).map(|i| i as f32 / 10.0 - 0.5).collect();
+            let p = Packed::new(&w, out, k).unwrap();
+            for a in [Activation::None, Activation::Relu6] {
+                let y = p.matmul(&x, n, &b, a);
+                for t in (0..n).step_by(37).chain([n - 1]) {
+                    for o in 0..out {
+                        let mut v = b[o] + (0..k).map(|i| x[t * k + i] * w[o * k + i]).sum::<f32>();
+                        if a == Activation::Relu6 {
+                            v = v.clamp(0.0, 6.0);
+                        }
+                        assert!(
+                            (y[t * out + o] - v).abs() < 1e-4 * (1.0 + v.abs()),
+                            "y[{t}, {o}] = {} vs {v}",
+                            y[t * out + o]
+                        );
+                    }
+                }
+            }
+        }
+        assert!(Packed::new(&[0.0; 12], 12, 1).is_none());
+    }
+}

@@ -1,7 +1,7 @@
 // The peer benchmark (issue 5): www/bench/peer.html in headless Chromium (Debian's
 // /usr/bin/chromium via playwright-core) against scripts/serve.py and its strict CSP;
 // helplens and onnxruntime-web on the same models and inputs in one page load. Prints the table.
-//   node scripts/peer-bench.mjs [--runs 20] [--gpu-runs 3] [--no-webgpu]
+//   node scripts/peer-bench.mjs [--runs 20] [--warmup 5] [--gpu-runs 3] [--no-webgpu]
 //   node scripts/peer-bench.mjs --check [--webgpu]   tiny run for ./build.sh test: both engines
 //       load under the CSP and agree (cosine >= 0.99), one timed run; exit 1 otherwise. CPU (wasm)
 //       engines only unless --webgpu.
@@ -31,7 +31,7 @@ export function prepare() {
 }
 
 // Loads the page once; returns its result plus any CSP violation, console error or foreign request.
-export async function runPage({ runs = 20, gpuRuns = 3, webgpu = true, check = false } = {}) {
+export async function runPage({ runs = 20, warmup = 5, gpuRuns = 3, webgpu = true, check = false } = {}) {
   prepare();
   const { server, port, origin } = await startServer();
   const browser = await launchChromium();
@@ -44,7 +44,7 @@ export async function runPage({ runs = 20, gpuRuns = 3, webgpu = true, check = f
       page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       page.on('request', (r) => { if (!r.url().startsWith(origin) && !/^(data|blob):/.test(r.url())) problems.push(`request to another origin: ${r.url()}`); });
-      const q = new URLSearchParams({ runs: String(runs), 'gpu-runs': String(gpuRuns), webgpu: webgpu ? '1' : '0', check: check ? '1' : '0', ...extra });
+      const q = new URLSearchParams({ runs: String(runs), warmup: String(warmup), 'gpu-runs': String(gpuRuns), webgpu: webgpu ? '1' : '0', check: check ? '1' : '0', ...extra });
       await page.goto(`${origin}/bench/peer.html?${q}`);
       await page.waitForFunction(() => window.peerResult, null, { timeout: 900_000 });
       const r = await page.evaluate(() => window.peerResult);
@@ -67,7 +67,7 @@ export function printTable(r) {
   console.log(`browser: ${r.user_agent}`);
   console.log(`onnxruntime-web ${r.ort_version}; ONNX export: ${JSON.stringify(r.export)}; cross-origin isolated: ${r.cross_origin_isolated} (both engines single-threaded)`);
   console.log(`text: "${r.question}" (${r.question_tokens} tokens); image: ${r.image} 256x256 (helplens: centre crop; ort: the same 224x224 pixels)`);
-  console.log(`${r.timing.text_embed[r.engines[0].name].runs} alternating runs per CPU engine, ${r.gpu_runs} per WebGPU engine, after one warm-up each`);
+  console.log(`${r.timing.text_embed[r.engines[0].name].runs} alternating runs per CPU engine, ${r.gpu_runs} per WebGPU engine, after ${r.warmup} untimed warm-up rounds (WebGPU: one)`);
   for (const s of r.skipped) console.log(`skipped: ${s}`);
   for (const e of r.engines) if (e.adapter) console.log(`${e.name}: adapter ${e.adapter}${/swiftshader|software|llvmpipe|lavapipe/i.test(e.adapter) ? ' [software: correctness only]' : ''}`);
   console.log('');
@@ -100,7 +100,7 @@ export function printTable(r) {
 async function main() {
   const check = argv.includes('--check');
   const r = await runPage({
-    runs: Number(arg('--runs', 20)), gpuRuns: Number(arg('--gpu-runs', 3)),
+    runs: Number(arg('--runs', 20)), warmup: Number(arg('--warmup', 5)), gpuRuns: Number(arg('--gpu-runs', 3)),
     // --check: CPU engines only unless --webgpu (SwiftShader runs take minutes on 2 cores).
     webgpu: check ? argv.includes('--webgpu') : !argv.includes('--no-webgpu'), check,
   });

@@ -10,12 +10,15 @@
 //    wrote with the same tokenizer.json. Image: 256x256 photos, so helplens's "shortest side
 //    to 256" is the identity and its centre crop is rows/cols 16..240; this page crops the same
 //    224x224 pixels, (p - 127) / 128, NCHW, for onnxruntime.
-// 3. Timing: after one warm-up each, runs alternate between the engines (round-robin, the
-//    starting engine rotating each round), median/p95 per engine, ratio helplens/peer.
+// 3. Timing: after untimed warm-up rounds (5 by default; one for WebGPU engines), runs
+//    alternate between the engines (round-robin, the starting engine rotating each round),
+//    median/p95 per engine, ratio helplens/peer. The warm-up lets V8 finish moving both
+//    engines' hot functions from its baseline compiler (Liftoff) to the optimising one
+//    (TurboFan), which on two cores takes a dozen runs or so: cold start measures the rest.
 //    helplens text = tokenise + encoder + pool + L2 (embedQuestion); ort text = encoder + pool
 //    + L2 from token ids (tokenising is not in onnxruntime). Image, both: crop + normalise +
 //    encoder (helplens embedPixels; ort: the JS crop loop + session.run).
-// Results: #out and window.peerResult. ?runs=20 &gpu-runs=3 &webgpu=0|1 &check=1 (load and
+// Results: #out and window.peerResult. ?runs=20 &warmup=5 &gpu-runs=3 &webgpu=0|1 &check=1 (load and
 // agreement only, one timed run each: the test in ./build.sh test) &cold-only=1 (cold start
 // only: the script reloads the page so with a warm HTTP cache).
 import init, { HelplensEngine } from '../pkg/helplens.js';
@@ -24,6 +27,7 @@ const params = new URLSearchParams(location.search);
 const check = params.get('check') === '1';
 const runs = check ? 1 : Number(params.get('runs') || 20);
 const gpuRuns = check ? 1 : Number(params.get('gpu-runs') || 3);
+const warmup = check ? 1 : Number(params.get('warmup') || 5);
 const coldOnly = params.get('cold-only') === '1';
 const wantGpu = params.get('webgpu') !== '0' && 'gpu' in navigator;
 const out = document.getElementById('out');
@@ -233,7 +237,9 @@ function stats(ms) {
 // `gpuRuns` rounds (software adapters are slow: correctness only).
 async function alternate(rows, task, input) {
   const ms = rows.map(() => []);
-  for (const r of rows) await r[task](input); // warm-up
+  for (let round = 0; round < warmup; round++) {
+    for (const r of rows) if (round === 0 || r.backend !== 'webgpu') await r[task](input);
+  }
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < rows.length; k++) {
       const i = (round + k) % rows.length;
@@ -300,7 +306,7 @@ async function main() {
   const timing = { text_embed: await alternate(rows, 'text', q), image_embed: await alternate(rows, 'image', img) };
 
   const result = {
-    runs, gpu_runs: gpuRuns, check,
+    runs, warmup, gpu_runs: gpuRuns, check,
     question: q.text, question_tokens: q.ids.length, image: img.file,
     cross_origin_isolated: self.crossOriginIsolated,
     engines: rows.map((r) => ({ name: r.name, engine: r.engine, backend: r.backend, precision: r.precision, adapter: r.adapter, cold: r.cold })),

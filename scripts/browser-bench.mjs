@@ -35,7 +35,7 @@ if (!results.length) process.exit(1);
 console.log(`browser: ${results[0].user_agent}`);
 for (const r of results) {
   const what = r.backend === 'gpu' ? `WebGPU on ${r.adapter}${/swiftshader|software/i.test(r.adapter) ? ' [software: correctness only]' : ''}` : 'CPU, wasm SIMD';
-  console.log(`${r.name}: ${what}, ${r.text_model}, question ${JSON.stringify(r.question)} | ${r.runs} runs | load (instantiate + parse models and KB${r.backend === 'gpu' ? ' + device, kernels, upload' : ''}) ${r.load_ms.toFixed(0)} ms`);
+  console.log(`${r.name}: ${what}, ${r.text_model}, question ${JSON.stringify(r.question)} | ${r.runs} runs after ${r.warmup} untimed | load (instantiate + parse models and KB${r.backend === 'gpu' ? ' + device, kernels, upload' : ''}) ${r.load_ms.toFixed(0)} ms`);
 }
 const cell = (v) => (v == null ? '' : v.toFixed(2)).padStart(10);
 console.log(''.padEnd(36) + results.map((r) => `${(r.name + ' median').padStart(14)} ${'p95'.padStart(10)} ${'first'.padStart(10)}`).join(''));

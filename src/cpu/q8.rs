@@ -14,8 +14,9 @@
 //! widened) weight vector serves four rows and each activation vector two; a question's last
 //! one to three rows take three or four weight rows per tile instead. On wasm32 the
 //! tile uses simd128 (`v128.load8x8_s` widens eight weights as it loads them,
-//! `i32x4.dot_i16x8_s` multiplies and adds pairs); natively AVX2 where the CPU has it
-//! (`vpmaddwd`), else the portable loop.
+//! `i32x4.dot_i16x8_s` multiplies and adds pairs; the accumulators are folded into one vector
+//! per weight row by shuffles and scaled four rows at a time); natively AVX2 where the CPU has
+//! it (`vpmaddwd`), else the portable loop.
 
 use crate::error::{Error, Result};
 use crate::weights::quant::{Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
@@ -100,14 +101,14 @@ const TILE_ROWS: usize = 4;
 /// Weight rows per block (a multiple of every tile width: 2, 3 and 4).
 const WEIGHT_BLOCK: usize = 12;
 
-/// The exact i32 sums of one tile: `R` activation rows against `C` weight rows, `k` values each.
+/// The exact i32 sums of one tile: `R` activation rows against `C` weight rows, `k` values each
+/// (natively; wasm has [`tile_simd128`]).
 ///
 /// # Safety
 /// Every pointer must be valid for `k` elements, and `k` a multiple of 32.
 #[inline(always)]
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return tile_simd128(w, x, k);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         return tile_avx2(w, x, k);
@@ -132,7 +133,7 @@ unsafe fn tile_portable<const R: usize, const C: usize>(w: [*const i8; C], x: [*
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-unsafe fn tile_simd128<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+unsafe fn tile_simd128<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [core::arch::wasm32::v128; C] {
     use core::arch::wasm32::*;
     let mut acc = [[i32x4_splat(0); C]; R];
     let mut i = 0;
@@ -147,9 +148,21 @@ unsafe fn tile_simd128<const R: usize, const C: usize>(w: [*const i8; C], x: [*c
         }
         i += 8;
     }
-    acc.map(|row| {
-        row.map(|a| i32x4_extract_lane::<0>(a) + i32x4_extract_lane::<1>(a) + i32x4_extract_lane::<2>(a) + i32x4_extract_lane::<3>(a))
+    // Each weight row's sums for the R activation rows in one vector (lane r; zero past R): four
+    // accumulators folded in two shuffle-and-add steps instead of a dozen lane extractions.
+    core::array::from_fn(|c| {
+        let a = |r: usize| if r < R { acc[r][c] } else { i32x4_splat(0) };
+        let (ab, cd) = (fold_pairs(a(0), a(1)), fold_pairs(a(2), a(3)));
+        i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
     })
+}
+
+/// `[a0+a2, b0+b2, a1+a3, b1+b3]`: half of the lane sums of `a` and `b`, side by side.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn fold_pairs(a: core::arch::wasm32::v128, b: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::*;
+    i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -255,11 +268,40 @@ impl Q8Matrix {
         let x = core::array::from_fn(|j| xs.q[(t + j) * k..(t + j + 1) * k].as_ptr());
         // SAFETY: the slices above checked that each row holds `k` values; `k` is a multiple
         // of 32 (checked at construction).
-        let sums = unsafe { tile::<R, C>(w, x, k) };
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        self.store_simd128::<R, C>(unsafe { tile_simd128::<R, C>(w, x, k) }, xs, y, t, o);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        self.store::<R, C>(unsafe { tile::<R, C>(w, x, k) }, xs, y, t, o);
+    }
+
+    /// Writes a tile's sums, scaled, into rows `t..t+R`, columns `o..o+C` of `y`.
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    fn store<const R: usize, const C: usize>(&self, sums: [[i32; C]; R], xs: &QRows, y: &mut [f32], t: usize, o: usize) {
         for (j, s) in sums.iter().enumerate() {
             let out = &mut y[(t + j) * self.rows + o..][..C];
             for ((out, &v), &sw) in out.iter_mut().zip(s).zip(&self.scale[o..o + C]) {
                 *out = v as f32 * (sw * xs.scale[t + j]);
+            }
+        }
+    }
+
+    /// [`Q8Matrix::store`] for [`tile_simd128`]'s vectors (lane r of `sums[c]` is row t + r): the
+    /// same products, four rows at a time.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn store_simd128<const R: usize, const C: usize>(&self, sums: [core::arch::wasm32::v128; C], xs: &QRows, y: &mut [f32], t: usize, o: usize) {
+        use core::arch::wasm32::*;
+        let mut sx = [0f32; 4];
+        sx[..R].copy_from_slice(&xs.scale[t..t + R]);
+        // SAFETY: `sx` and `v` hold four values; unaligned v128 loads and stores are allowed.
+        let sx = unsafe { v128_load(sx.as_ptr() as *const v128) };
+        for (c, &s) in sums.iter().enumerate() {
+            let mut v = [0f32; 4];
+            let scaled = f32x4_mul(f32x4_convert_i32x4(s), f32x4_mul(f32x4_splat(self.scale[o + c]), sx));
+            unsafe { v128_store(v.as_mut_ptr() as *mut v128, scaled) };
+            for (r, &v) in v[..R].iter().enumerate() {
+                y[(t + r) * self.rows + o + c] = v;
             }
         }
     }

@@ -334,6 +334,16 @@ mod tests {
         assert!(Q8Matrix::from_q8_0(&[0; 33], 1, 32).is_err());
     }
 
+    /// The wasm kernel's per-weight-row vectors (lane r = activation row r) as `[[i32; C]; R]`,
+    /// so one test compares every target's kernel with the plain loop.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+        use core::arch::wasm32::*;
+        let v = tile_simd128::<R, C>(w, x, k);
+        let lanes: [[i32; 4]; C] = v.map(|v| [i32x4_extract_lane::<0>(v), i32x4_extract_lane::<1>(v), i32x4_extract_lane::<2>(v), i32x4_extract_lane::<3>(v)]);
+        core::array::from_fn(|r| core::array::from_fn(|c| lanes[c][r]))
+    }
+
     #[test]
     fn simd_kernel_matches_the_plain_loop() {
         // Exact i32 sums in both, at the extremes of the ranges (|w| = 127, |x| = x_max).

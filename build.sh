@@ -171,6 +171,8 @@ serve() {
 test_native() {
   log "cargo test (native: unit, golden, retrieval, bad input)"
   cargo test --release --quiet
+  log "cargo test --lib on wasm32 in node (the simd128 kernels against their plain loops)"
+  cargo test --release --target wasm32-unknown-unknown --no-default-features --lib
 }
 
 test_e2e() {

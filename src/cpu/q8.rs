@@ -335,7 +335,7 @@ mod tests {
     }
 
     /// The wasm kernel's per-weight-row vectors (lane r = activation row r) as `[[i32; C]; R]`,
-    /// so one test compares every target's kernel with the plain loop.
+    /// so one test compares each target's kernel with the plain loop.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
         use core::arch::wasm32::*;
@@ -344,7 +344,9 @@ mod tests {
         core::array::from_fn(|r| core::array::from_fn(|c| lanes[c][r]))
     }
 
-    #[test]
+    // Natively a plain test; on wasm32 run by wasm-bindgen-test-runner in node (`./build.sh test`).
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn simd_kernel_matches_the_plain_loop() {
         // Exact i32 sums in both, at the extremes of the ranges (|w| = 127, |x| = x_max).
         let k = 1536;

@@ -1,10 +1,11 @@
-//! Depthwise convolution over channels-last feature maps, TF "same" padding, with the bias and
-//! activation fused. Each output pixel's channels are taken eight at a time with their sums
+//! Depthwise convolution over channels-last feature maps, any window (kernel, stride, zero
+//! padding), with the bias and epilogue fused. Each output pixel's channels are taken eight at a time with their sums
 //! held in registers across all the taps (the loop bounds already clipped to the image, so no
 //! test per tap), then stored once: the input and weights are read once per tap and nothing
 //! else touches memory. Sums run in the order of the definition (bias, then taps row by row).
 
-use crate::tensor::{tf_same, Activation};
+use crate::error::{Error, Result};
+use crate::tensor::{Epilogue, Window};
 
 /// Channels summed together in registers (four f32x4 on wasm simd128).
 const LANES: usize = 16;
@@ -15,18 +16,7 @@ pub struct Geometry {
     pub h: usize,
     pub w: usize,
     pub c: usize,
-    pub k: usize,
-    pub stride: usize,
-}
-
-impl Geometry {
-    /// Output height and width.
-    pub fn out(&self) -> (usize, usize) {
-        (
-            tf_same(self.h, self.k, self.stride).0,
-            tf_same(self.w, self.k, self.stride).0,
-        )
-    }
+    pub win: Window,
 }
 
 /// The taps `0..k` of output position `o` that fall inside an input of `n` (padding `pad`).
@@ -36,41 +26,38 @@ fn taps(o: usize, stride: usize, pad: usize, k: usize, n: usize) -> std::ops::Ra
     pad.saturating_sub(start)..k.min((n + pad).saturating_sub(start))
 }
 
-#[inline(always)]
-fn activate<const N: usize>(v: &mut [f32; N], a: Activation) {
-    match a {
-        Activation::None => {}
-        Activation::Relu6 => v.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
-        Activation::Gelu => v.iter_mut().for_each(|v| *v = super::act_scalar(*v, a)),
+/// One image: `x [h, w, c]`, weights `[kh·kw, c]`, bias `[c]` → `out [oh, ow, c]`.
+pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Epilogue, out: &mut [f32]) -> Result<()> {
+    let Geometry { h, w, c, win } = g;
+    let (oh, ow) = win.out(h, w)?;
+    let Window { kh, kw: k, sh, sw, pad: [pt, pl, ..] } = win;
+    if x.len() != h * w * c || wt.len() != kh * k * c || bias.len() != c || out.len() != oh * ow * c {
+        return Err(Error::Shape { op: "depthwise_conv", detail: format!("{g:?}: x {}, w {}, b {}, out {}", x.len(), wt.len(), bias.len(), out.len()) });
     }
-}
-
-/// One image: `x [h, w, c]`, weights `[k·k, c]`, bias `[c]` → `out [oh, ow, c]`.
-pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Activation, out: &mut [f32]) {
-    let Geometry { h, w, c, k, stride } = g;
-    let ((oh, pt), (ow, pl)) = (tf_same(h, k, stride), tf_same(w, k, stride));
-    assert!(
-        x.len() == h * w * c
-            && wt.len() == k * k * c
-            && bias.len() == c
-            && out.len() == oh * ow * c
-    );
     let full = c - c % LANES;
     for oy in 0..oh {
-        let ys = taps(oy, stride, pt, k, h);
+        let ys = taps(oy, sh, pt, kh, h);
         for ox in 0..ow {
-            let xs = taps(ox, stride, pl, k, w);
+            let xs = taps(ox, sw, pl, k, w);
+            // A window entirely in the padding (possible only with padding ≥ kernel, which
+            // `Window::out` refuses) would have no taps.
+            if ys.is_empty() || xs.is_empty() {
+                let o = &mut out[(oy * ow + ox) * c..][..c];
+                o.copy_from_slice(bias);
+                super::epilogue(o, a);
+                continue;
+            }
             let o = &mut out[(oy * ow + ox) * c..][..c];
             // Tap (ky, kx) reads the input pixel at `base + (ky - ys.start)·w·c + (kx - xs.start)·c`
             // and the weights at `(ky·k + kx)·c`; within a row both step by `c`.
-            let base = ((oy * stride + ys.start - pt) * w + ox * stride + xs.start - pl) * c;
+            let base = ((oy * sh + ys.start - pt) * w + ox * sw + xs.start - pl) * c;
             let last = base + (ys.len() - 1) * w * c + (xs.len() - 1) * c + c;
             assert!(!ys.is_empty() && !xs.is_empty() && last <= x.len());
             for ch in (0..full).step_by(LANES) {
                 let mut acc: [f32; LANES] = bias[ch..ch + LANES].try_into().unwrap();
                 for (row, ky) in ys.clone().enumerate() {
                     // SAFETY: the pixel offsets stay below `last` (asserted above) and the
-                    // weight offsets below `k·k·c`, each plus `ch + LANES <= c`.
+                    // weight offsets below `kh·kw·c`, each plus `ch + LANES <= c`.
                     unsafe {
                         let mut s = x.as_ptr().add(base + row * w * c + ch);
                         let mut wk = wt.as_ptr().add((ky * k + xs.start) * c + ch);
@@ -83,7 +70,7 @@ pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Activation, out
                         }
                     }
                 }
-                activate(&mut acc, a);
+                super::epilogue(&mut acc, a);
                 o[ch..ch + LANES].copy_from_slice(&acc);
             }
             for ch in full..c {
@@ -93,11 +80,12 @@ pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Activation, out
                         v[0] += x[base + row * w * c + col * c + ch] * wt[(ky * k + kx) * c + ch];
                     }
                 }
-                activate(&mut v, a);
+                super::epilogue(&mut v, a);
                 o[ch] = v[0];
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor};
 use crate::error::{Error, Result};
 use crate::kb::format::I8Rows;
 use crate::kb::search;
-use crate::tensor::{self, tf_same, Activation, Backend};
+use crate::tensor::{self, Activation, Backend, Epilogue, Window};
 use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
 
 /// The CPU backend.
@@ -40,26 +40,31 @@ pub struct CpuMatrix {
     in_dim: usize,
 }
 
-fn act_scalar(x: f32, a: Activation) -> f32 {
-    match a {
-        Activation::None => x,
-        Activation::Relu6 => x.clamp(0.0, 6.0),
-        Activation::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
+/// Applies an epilogue to values that already hold their bias, one loop per activation (so
+/// each vectorises; the sigmoid family goes through [`exp_nonpositive`] on −|x|).
+#[inline(always)]
+fn epilogue(v: &mut [f32], e: Epilogue) {
+    match e.act {
+        Activation::None => {}
+        Activation::Relu6 => v.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        Activation::Relu => v.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::Clip01 => v.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0)),
+        Activation::HardSwish => v.iter_mut().for_each(|v| *v = *v * (*v + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)),
+        Activation::Gelu => v.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + tensor::erf(*v * std::f32::consts::FRAC_1_SQRT_2))),
+        Activation::Sigmoid => v.iter_mut().for_each(|v| *v = sigmoid(*v)),
+        Activation::Swish => v.iter_mut().for_each(|v| *v *= sigmoid(*v)),
+    }
+    if !e.plain() {
+        v.iter_mut().for_each(|v| *v = *v * e.scale + e.shift);
     }
 }
 
-/// erf as a rational function of x² on [-4, 4] (odd degree-13 numerator, degree-8
-/// denominator; the coefficients of the approximation XLA and Eigen use), ±1 beyond: no
-/// branches and no `exp`, so a loop over it vectorises. Within 1e-6 of libm's erf (test below).
+/// 1 / (1 + e^−x) through e^−|x| (never overflows).
 #[inline(always)]
-fn erf(x: f32) -> f32 {
-    const P: [f32; 7] = [-2.726_142_3e-10, 2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600e-3, -1.609_603_3e-2];
-    const Q: [f32; 5] = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329_2e-3, -1.426_474e-2];
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let p = P.iter().fold(0.0, |acc, &c| acc * x2 + c) * x;
-    let q = Q.iter().fold(0.0, |acc, &c| acc * x2 + c);
-    p / q
+fn sigmoid(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let p = 1.0 / (1.0 + e);
+    if x >= 0.0 { p } else { 1.0 - p }
 }
 
 /// e^x for x ≤ 0 (softmax's logits less their maximum), within 3e-7 relative (2.5 ulp) of libm: x = n·ln2
@@ -104,25 +109,17 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     tail + acc.iter().sum::<f32>()
 }
 
-/// Adds the bias to every row of `y` and applies `a`, one loop per activation (so each
-/// vectorises).
-fn bias_act(y: &mut [f32], bias: &[f32], a: Activation) {
-    let rows = y.chunks_exact_mut(bias.len().max(1));
-    match a {
-        Activation::None => rows.for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v += b)),
-        Activation::Relu6 => rows.for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).clamp(0.0, 6.0))),
-        Activation::Gelu => rows.for_each(|r| {
-            r.iter_mut().zip(bias).for_each(|(v, b)| {
-                let x = *v + b;
-                *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-            })
-        }),
+/// Adds the bias to every row of `y` and applies the epilogue.
+fn bias_act(y: &mut [f32], bias: &[f32], e: Epilogue) {
+    for r in y.chunks_exact_mut(bias.len().max(1)) {
+        r.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        epilogue(r, e);
     }
 }
 
 /// `y` with [`bias_act`] applied.
-fn biased(mut y: Vec<f32>, bias: &[f32], a: Activation) -> Vec<f32> {
-    bias_act(&mut y, bias, a);
+fn biased(mut y: Vec<f32>, bias: &[f32], e: Epilogue) -> Vec<f32> {
+    bias_act(&mut y, bias, e);
     y
 }
 
@@ -215,7 +212,8 @@ impl Backend for Cpu {
         Ok(Tensor::from_slice(v, v.len(), &Device::Cpu)?)
     }
 
-    fn linear(&self, x: &Tensor, w: &CpuMatrix, a: Activation) -> Result<Tensor> {
+    fn linear(&self, x: &Tensor, w: &CpuMatrix, epi: impl Into<Epilogue>) -> Result<Tensor> {
+        let a = epi.into();
         let (n, k) = x.dims2()?;
         if k != w.in_dim {
             return Err(Error::Shape { op: "linear", detail: format!("x is [{n}, {k}], weight is [{}, {}]", w.out_dim, w.in_dim) });
@@ -290,55 +288,160 @@ impl Backend for Cpu {
         Ok(Tensor::from_vec(out, (t, c), &Device::Cpu)?)
     }
 
-    fn depthwise_conv(&self, x: &Tensor, w: &Tensor, b: &Tensor, k: usize, stride: usize, a: Activation) -> Result<Tensor> {
+    fn depthwise_conv(&self, x: &Tensor, w: &Tensor, b: &Tensor, win: Window, epi: impl Into<Epilogue>) -> Result<Tensor> {
         let (n, h, wd, c) = bhwc(x, "depthwise_conv")?;
-        if w.dims() != [k * k * c] && w.dims() != [k * k, c] || b.dims() != [c] || stride == 0 {
-            return Err(Error::Shape { op: "depthwise_conv", detail: format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.dims(), w.dims(), b.dims()) });
+        let taps = win.kh * win.kw;
+        if w.dims() != [taps * c] && w.dims() != [taps, c] || b.dims() != [c] {
+            return Err(Error::Shape { op: "depthwise_conv", detail: format!("x {:?}, w {:?}, b {:?}, {win:?}", x.dims(), w.dims(), b.dims()) });
         }
-        let g = depthwise::Geometry { h, w: wd, c, k, stride };
-        let (oh, ow) = g.out();
+        let (oh, ow) = win.out(h, wd)?;
+        let g = depthwise::Geometry { h, w: wd, c, win };
         let mut out = vec![0f32; n * oh * ow * c];
+        let e = epi.into();
         with_f32(x, |xs| {
             with_f32(w, |ws| {
                 with_f32(b, |bs| {
-                    for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
-                        depthwise::conv(g, img, ws, bs, a, out);
-                    }
+                    xs.chunks_exact(h * wd * c)
+                        .zip(out.chunks_exact_mut(oh * ow * c))
+                        .try_for_each(|(img, out)| depthwise::conv(g, img, ws, bs, e, out))
                 })
             })
-        })???;
+        })????;
         let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
         Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
     }
 
-    fn im2col(&self, x: &Tensor, k: usize, stride: usize) -> Result<Tensor> {
+    fn im2col(&self, x: &Tensor, win: Window) -> Result<Tensor> {
         let (n, h, wd, c) = bhwc(x, "im2col")?;
-        if stride == 0 || k == 0 {
-            return Err(Error::Shape { op: "im2col", detail: format!("k {k}, stride {stride}") });
-        }
-        let xs = x.flatten_all()?.to_vec1::<f32>()?;
-        let (oh, pt) = tf_same(h, k, stride);
-        let (ow, pl) = tf_same(wd, k, stride);
-        let cols = k * k * c;
+        let (oh, ow) = win.out(h, wd)?;
+        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+        let cols = kh * kw * c;
         let mut out = vec![0f32; n * oh * ow * cols];
-        for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * cols)) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let row = &mut out[(oy * ow + ox) * cols..][..cols];
-                    for ky in 0..k {
-                        let iy = (oy * stride + ky) as isize - pt as isize;
-                        for kx in 0..k {
-                            let ix = (ox * stride + kx) as isize - pl as isize;
-                            if iy < 0 || iy >= h as isize || ix < 0 || ix >= wd as isize {
+        with_f32(x, |xs| {
+            for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * cols)) {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let row = &mut out[(oy * ow + ox) * cols..][..cols];
+                        for ky in 0..kh {
+                            let iy = (oy * sh + ky) as isize - pt as isize;
+                            if iy < 0 || iy >= h as isize {
                                 continue;
                             }
-                            row[(ky * k + kx) * c..][..c].copy_from_slice(&img[(iy as usize * wd + ix as usize) * c..][..c]);
+                            for kx in 0..kw {
+                                let ix = (ox * sw + kx) as isize - pl as isize;
+                                if ix < 0 || ix >= wd as isize {
+                                    continue;
+                                }
+                                row[(ky * kw + kx) * c..][..c].copy_from_slice(&img[(iy as usize * wd + ix as usize) * c..][..c]);
+                            }
                         }
                     }
                 }
             }
-        }
+        })?;
         Ok(Tensor::from_vec(out, (n * oh * ow, cols), &Device::Cpu)?)
+    }
+
+    fn scale_channels(&self, x: &Tensor, s: &Tensor, residual: bool) -> Result<Tensor> {
+        let (n, h, wd, c) = bhwc(x, "scale_channels")?;
+        if s.dims() != [n, c] {
+            return Err(Error::Shape { op: "scale_channels", detail: format!("x {:?}, scales {:?}", x.dims(), s.dims()) });
+        }
+        let mut out = vec![0f32; n * h * wd * c];
+        with_f32(x, |xs| {
+            with_f32(s, |ss| {
+                for ((img, out), s) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(h * wd * c)).zip(ss.chunks_exact(c)) {
+                    // x·s + x = x·(s + 1): one multiply either way.
+                    let s: Vec<f32> = s.iter().map(|v| if residual { v + 1.0 } else { *v }).collect();
+                    for (o, p) in out.chunks_exact_mut(c).zip(img.chunks_exact(c)) {
+                        o.iter_mut().zip(p).zip(&s).for_each(|((o, p), s)| *o = p * s);
+                    }
+                }
+            })
+        })??;
+        Ok(Tensor::from_vec(out, x.dims(), &Device::Cpu)?)
+    }
+
+    fn upsample(&self, x: &Tensor, f: usize) -> Result<Tensor> {
+        let (n, h, wd, c) = bhwc(x, "upsample")?;
+        if f == 0 {
+            return Err(Error::Shape { op: "upsample", detail: "factor 0".into() });
+        }
+        let (oh, ow) = (h * f, wd * f);
+        let mut out = vec![0f32; n * oh * ow * c];
+        with_f32(x, |xs| {
+            for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
+                for (y, orow) in out.chunks_exact_mut(ow * c).enumerate() {
+                    let irow = &img[(y / f) * wd * c..][..wd * c];
+                    for (x, o) in orow.chunks_exact_mut(c).enumerate() {
+                        o.copy_from_slice(&irow[(x / f) * c..][..c]);
+                    }
+                }
+            }
+        })?;
+        let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
+        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
+    }
+
+    fn concat(&self, xs: &[&Tensor]) -> Result<Tensor> {
+        let first = xs.first().ok_or(Error::Shape { op: "concat", detail: "nothing to concatenate".into() })?;
+        let r = first.rank();
+        if r == 0 || xs.iter().any(|t| t.rank() != r || t.dims()[..r - 1] != first.dims()[..r - 1]) {
+            let shapes: Vec<_> = xs.iter().map(|t| t.dims().to_vec()).collect();
+            return Err(Error::Shape { op: "concat", detail: format!("{shapes:?}") });
+        }
+        Ok(Tensor::cat(xs, r - 1)?.contiguous()?)
+    }
+
+    fn depth_to_space(&self, x: &Tensor, f: usize) -> Result<Tensor> {
+        let (n, h, wd, cf) = bhwc(x, "depth_to_space")?;
+        if f == 0 || cf % (f * f) != 0 {
+            return Err(Error::Shape { op: "depth_to_space", detail: format!("{:?} by {f}", x.dims()) });
+        }
+        let c = cf / (f * f);
+        let (oh, ow) = (h * f, wd * f);
+        let mut out = vec![0f32; n * oh * ow * c];
+        with_f32(x, |xs| {
+            for (img, out) in xs.chunks_exact(h * wd * cf).zip(out.chunks_exact_mut(oh * ow * c)) {
+                for (p, px) in img.chunks_exact(cf).enumerate() {
+                    let (y, x) = (p / wd, p % wd);
+                    for (d, part) in px.chunks_exact(c).enumerate() {
+                        let (dy, dx) = (d / f, d % f);
+                        out[((y * f + dy) * ow + x * f + dx) * c..][..c].copy_from_slice(part);
+                    }
+                }
+            }
+        })?;
+        let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
+        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
+    }
+
+    fn avg_pool(&self, x: &Tensor, win: Window) -> Result<Tensor> {
+        let (n, h, wd, c) = bhwc(x, "avg_pool")?;
+        let (oh, ow) = win.out(h, wd)?;
+        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+        let mut out = vec![0f32; n * oh * ow * c];
+        with_f32(x, |xs| {
+            for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)) {
+                for oy in 0..oh {
+                    let ys = (oy * sh).saturating_sub(pt)..(oy * sh + kh).saturating_sub(pt).min(h);
+                    for ox in 0..ow {
+                        let xr = (ox * sw).saturating_sub(pl)..(ox * sw + kw).saturating_sub(pl).min(wd);
+                        let o = &mut out[(oy * ow + ox) * c..][..c];
+                        for iy in ys.clone() {
+                            for ix in xr.clone() {
+                                o.iter_mut().zip(&img[(iy * wd + ix) * c..][..c]).for_each(|(o, v)| *o += v);
+                            }
+                        }
+                        // Padding is not counted (ONNX count_include_pad = 0).
+                        let inv = 1.0 / (ys.len() * xr.len()).max(1) as f32;
+                        o.iter_mut().for_each(|v| *v *= inv);
+                    }
+                }
+            }
+        })?;
+        let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
+        Ok(Tensor::from_vec(out, shape, &Device::Cpu)?)
     }
 
     fn mean_rows(&self, x: &Tensor) -> Result<Tensor> {
@@ -400,36 +503,135 @@ impl Backend for Cpu {
 mod tests {
     use super::*;
 
+    /// A window over `h`×`w`: TF "same", or explicit (PP-OCR's symmetric pads, a 1×3 kernel,
+    /// stride 2 on one axis only).
+    fn windows(h: usize, w: usize) -> Vec<Window> {
+        vec![
+            Window::tf_same(h, w, 3, 1),
+            Window::tf_same(h, w, 5, 2),
+            Window::square(3, 2, 1),
+            Window { kh: 5, kw: 5, sh: 2, sw: 1, pad: [2; 4] },
+            Window { kh: 1, kw: 3, sh: 1, sw: 1, pad: [0, 1, 0, 1] },
+        ]
+    }
+
     #[test]
     fn depthwise_conv_matches_the_definition() {
-        // 12 channels: a chunk of eight and a remainder of four; odd sizes, both strides, both
-        // kernel sizes, TF "same" padding.
-        for (h, w, c, k, stride) in [(7, 5, 12, 3, 1), (9, 6, 12, 5, 2), (4, 4, 8, 3, 2)] {
-            let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 20.0).collect();
-            let wt: Vec<f32> = (0..k * k * c).map(|i| ((i * 104729 % 31) as f32 - 15.0) / 10.0).collect();
-            let b: Vec<f32> = (0..c).map(|i| i as f32 / 10.0 - 0.5).collect();
-            let cpu = Cpu;
-            let y = cpu.read(&cpu.depthwise_conv(&cpu.tensor(&x, &[h, w, c]).unwrap(), &cpu.tensor(&wt, &[k * k, c]).unwrap(), &cpu.vector(&b).unwrap(), k, stride, Activation::Relu6).unwrap()).unwrap();
-            let ((oh, pt), (ow, pl)) = (tf_same(h, k, stride), tf_same(w, k, stride));
-            assert_eq!(y.len(), oh * ow * c);
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    for ch in 0..c {
-                        let mut v = b[ch];
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let (iy, ix) = ((oy * stride + ky) as isize - pt as isize, (ox * stride + kx) as isize - pl as isize);
-                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
-                                    v += x[(iy as usize * w + ix as usize) * c + ch] * wt[(ky * k + kx) * c + ch];
+        // 12 and 20 channels: chunks of sixteen and remainders; odd sizes; every window kind.
+        for (h, w, c) in [(7, 5, 12), (9, 6, 20), (4, 4, 8)] {
+            for win in windows(h, w) {
+                let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+                let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 20.0).collect();
+                let wt: Vec<f32> = (0..kh * kw * c).map(|i| ((i * 104729 % 31) as f32 - 15.0) / 10.0).collect();
+                let b: Vec<f32> = (0..c).map(|i| i as f32 / 10.0 - 0.5).collect();
+                let cpu = Cpu;
+                let epi = Epilogue { act: Activation::HardSwish, scale: 0.5, shift: 0.25 };
+                let y = cpu.read(&cpu.depthwise_conv(&cpu.tensor(&x, &[h, w, c]).unwrap(), &cpu.tensor(&wt, &[kh * kw, c]).unwrap(), &cpu.vector(&b).unwrap(), win, epi).unwrap()).unwrap();
+                let (oh, ow) = win.out(h, w).unwrap();
+                assert_eq!(y.len(), oh * ow * c);
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            let mut v = b[ch];
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let (iy, ix) = ((oy * sh + ky) as isize - pt as isize, (ox * sw + kx) as isize - pl as isize);
+                                    if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                        v += x[(iy as usize * w + ix as usize) * c + ch] * wt[(ky * kw + kx) * c + ch];
+                                    }
                                 }
                             }
+                            let got = y[(oy * ow + ox) * c + ch];
+                            assert!((got - epi.apply(v)).abs() < 1e-5, "{win:?} [{oy}, {ox}, {ch}] {got} vs {}", epi.apply(v));
                         }
-                        let got = y[(oy * ow + ox) * c + ch];
-                        assert!((got - v.clamp(0.0, 6.0)).abs() < 1e-5, "[{oy}, {ox}, {ch}] {got} vs {v}");
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn im2col_then_linear_is_the_convolution() {
+        let (h, w, c) = (6, 7, 3);
+        let cpu = Cpu;
+        let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 31 % 17) as f32 - 8.0) / 4.0).collect();
+        for win in windows(h, w) {
+            let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+            let cols = cpu.read(&cpu.im2col(&cpu.tensor(&x, &[h, w, c]).unwrap(), win).unwrap()).unwrap();
+            let (oh, ow) = win.out(h, w).unwrap();
+            let k = kh * kw * c;
+            assert_eq!(cols.len(), oh * ow * k);
+            for (p, row) in cols.chunks_exact(k).enumerate() {
+                let (oy, ox) = (p / ow, p % ow);
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        for ch in 0..c {
+                            let (iy, ix) = ((oy * sh + ky) as isize - pt as isize, (ox * sw + kx) as isize - pl as isize);
+                            let want = if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) { x[(iy as usize * w + ix as usize) * c + ch] } else { 0.0 };
+                            assert_eq!(row[(ky * kw + kx) * c + ch], want, "{win:?} pixel {p}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn feature_map_ops_match_their_definitions() {
+        let cpu = Cpu;
+        let (b, h, w, c) = (2, 3, 4, 5);
+        let x: Vec<f32> = (0..b * h * w * c).map(|i| i as f32 * 0.5 - 7.0).collect();
+        let xt = cpu.tensor(&x, &[b, h, w, c]).unwrap();
+        let at = |v: &[f32], w: usize, c: usize, n: usize, y: usize, xx: usize, ch: usize, hh: usize| v[((n * hh + y) * w + xx) * c + ch];
+        // scale_channels, with and without the residual.
+        let s: Vec<f32> = (0..b * c).map(|i| i as f32 / 10.0).collect();
+        for residual in [false, true] {
+            let y = cpu.read(&cpu.scale_channels(&xt, &cpu.tensor(&s, &[b, c]).unwrap(), residual).unwrap()).unwrap();
+            for (i, v) in y.iter().enumerate() {
+                let (n, ch) = (i / (h * w * c), i % c);
+                let want = x[i] * s[n * c + ch] + if residual { x[i] } else { 0.0 };
+                assert!((v - want).abs() < 1e-5);
+            }
+        }
+        // upsample ×2.
+        let y = cpu.read(&cpu.upsample(&xt, 2).unwrap()).unwrap();
+        for n in 0..b {
+            for yy in 0..2 * h {
+                for xx in 0..2 * w {
+                    for ch in 0..c {
+                        assert_eq!(at(&y, 2 * w, c, n, yy, xx, ch, 2 * h), at(&x, w, c, n, yy / 2, xx / 2, ch, h));
+                    }
+                }
+            }
+        }
+        // concat along channels.
+        let y = cpu.read(&cpu.concat(&[&xt, &xt]).unwrap()).unwrap();
+        assert_eq!(y.len(), 2 * x.len());
+        assert_eq!(&y[c..2 * c], &x[..c]);
+        assert!(cpu.concat(&[&xt, &cpu.tensor(&x, &[b, w, h, c]).unwrap()]).is_err());
+        // depth_to_space by 2 over 8 = 2·2·2 channels.
+        let d: Vec<f32> = (0..h * w * 8).map(|i| i as f32).collect();
+        let y = cpu.read(&cpu.depth_to_space(&cpu.tensor(&d, &[1, h, w, 8]).unwrap(), 2).unwrap()).unwrap();
+        for yy in 0..h {
+            for xx in 0..w {
+                for dy in 0..2 {
+                    for dx in 0..2 {
+                        for ch in 0..2 {
+                            assert_eq!(y[((yy * 2 + dy) * 2 * w + xx * 2 + dx) * 2 + ch], d[(yy * w + xx) * 8 + (dy * 2 + dx) * 2 + ch]);
+                        }
+                    }
+                }
+            }
+        }
+        // avg_pool 3x2 stride 3x2 (PP-OCR's recogniser), and a padded 3x3 whose border windows
+        // count only the pixels inside.
+        let y = cpu.read(&cpu.avg_pool(&xt, Window { kh: 3, kw: 2, sh: 3, sw: 2, pad: [0; 4] }).unwrap()).unwrap();
+        assert_eq!(y.len(), b * 2 * c);
+        let want: f32 = (0..3).flat_map(|yy| (0..2).map(move |xx| (yy, xx))).map(|(yy, xx)| at(&x, w, c, 1, yy, xx + 2, 4, h)).sum::<f32>() / 6.0;
+        assert!((y[(2 + 1) * c + 4] - want).abs() < 1e-5);
+        let y = cpu.read(&cpu.avg_pool(&xt, Window::square(3, 1, 1)).unwrap()).unwrap();
+        let corner = [(0, 0), (0, 1), (1, 0), (1, 1)].iter().map(|&(yy, xx)| at(&x, w, c, 0, yy, xx, 0, h)).sum::<f32>() / 4.0;
+        assert!((y[0] - corner).abs() < 1e-5);
     }
 
     #[test]
@@ -444,7 +646,7 @@ mod tests {
 
     #[test]
     fn erf_is_within_1e6_of_libm() {
-        let worst = (-6000..=6000).map(|i| i as f32 / 1000.0).map(|x| (erf(x) - candle_core::cpu::erf::erf_f32(x)).abs()).fold(0f32, f32::max);
+        let worst = (-6000..=6000).map(|i| i as f32 / 1000.0).map(|x| (tensor::erf(x) - candle_core::cpu::erf::erf_f32(x)).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-6, "worst |erf error| {worst}");
     }
 }

@@ -6,7 +6,9 @@
 //! x86's 16 to wasm code (gemm's 12-accumulator kernel spills there). Bias and activation are
 //! applied as the tile is stored. Sums run over the input channels in order.
 
-use super::act_scalar;
+use super::epilogue;
+use crate::tensor::Epilogue;
+#[cfg(test)]
 use crate::tensor::Activation;
 
 /// Outputs per packed block (two f32x4).
@@ -41,7 +43,7 @@ impl Packed {
     }
 
     /// `act(x · Wᵀ + bias)` for `x [n, k]` → `[n, out]`.
-    pub fn matmul(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+    pub fn matmul(&self, x: &[f32], n: usize, bias: &[f32], a: Epilogue) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked above).
@@ -54,12 +56,12 @@ impl Packed {
     /// one register.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn matmul_avx2(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+    unsafe fn matmul_avx2(&self, x: &[f32], n: usize, bias: &[f32], a: Epilogue) -> Vec<f32> {
         self.matmul_any(x, n, bias, a)
     }
 
     #[inline(always)]
-    fn matmul_any(&self, x: &[f32], n: usize, bias: &[f32], a: Activation) -> Vec<f32> {
+    fn matmul_any(&self, x: &[f32], n: usize, bias: &[f32], a: Epilogue) -> Vec<f32> {
         let (k, out) = (self.k, self.out);
         assert!(x.len() == n * k && bias.len() == out);
         let mut y = vec![0f32; n * out];
@@ -91,7 +93,7 @@ fn tile<const R: usize>(
     t: usize,
     wb: &[f32],
     bias: &[f32; WIDTH],
-    a: Activation,
+    a: Epilogue,
     y: &mut [f32],
     out: usize,
     o: usize,
@@ -113,11 +115,7 @@ fn tile<const R: usize>(
         for j in 0..WIDTH {
             dst[j] = acc[j] + bias[j];
         }
-        match a {
-            Activation::None => {}
-            Activation::Relu6 => dst.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
-            Activation::Gelu => dst.iter_mut().for_each(|v| *v = act_scalar(*v, a)),
-        }
+        epilogue(dst, a);
     }
 }
 
@@ -138,7 +136,7 @@ mod tests {
             let b: Vec<f32> = (0..out).map(|i| i as f32 / 10.0 - 0.5).collect();
             let p = Packed::new(&w, out, k).unwrap();
             for a in [Activation::None, Activation::Relu6] {
-                let y = p.matmul(&x, n, &b, a);
+                let y = p.matmul(&x, n, &b, a.into());
                 for t in (0..n).step_by(37).chain([n - 1]) {
                     for o in 0..out {
                         let mut v = b[o] + (0..k).map(|i| x[t * k + i] * w[o * k + i]).sum::<f32>();

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::quantized::{GgmlDType, QTensor};
 
 use crate::error::{Error, Result};
-use crate::tensor::{tf_same, Activation, Backend};
+use crate::tensor::{Activation, Backend, Epilogue, Window};
 use crate::weights::quant::{dequantize_matrix, q4_0_values, Q4_0_BLOCK_BYTES, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
 pub use context::Adapter;
@@ -104,11 +104,17 @@ const FEW_ROWS: usize = 32;
 /// Largest number of tokens the attention kernel takes (its score row lives in workgroup memory).
 pub const MAX_ATTENTION_TOKENS: usize = 512;
 
+/// The activation codes of act.wgsl.
 fn act_code(a: Activation) -> u32 {
     match a {
         Activation::None => 0,
         Activation::Gelu => 1,
         Activation::Relu6 => 2,
+        Activation::Relu => 3,
+        Activation::HardSwish => 4,
+        Activation::Sigmoid => 5,
+        Activation::Swish => 6,
+        Activation::Clip01 => 7,
     }
 }
 
@@ -439,7 +445,8 @@ impl Backend for Gpu {
         Ok(GpuRows { q: self.storage("rows.q", &bytes), scale: self.storage("rows.scale", bytemuck::cast_slice(scale)), n: scale.len(), dim })
     }
 
-    fn linear(&self, x: &GpuTensor, w: &GpuMatrix, a: Activation) -> Result<GpuTensor> {
+    fn linear(&self, x: &GpuTensor, w: &GpuMatrix, epi: impl Into<Epilogue>) -> Result<GpuTensor> {
+        let e = epi.into();
         let [n, k] = x.shape[..] else {
             return Err(shape_err("linear", format!("x must be [n, in], got {:?}", x.shape)));
         };
@@ -450,7 +457,7 @@ impl Backend for Gpu {
         let groups = (w.out_dim.div_ceil(64) as u32, n.div_ceil(64) as u32);
         match &w.w {
             MatrixWeights::Q8 { q, scales, kp } | MatrixWeights::Q4 { q, scales, kp } => {
-                let params = [n as u32, w.out_dim as u32, k as u32, *kp as u32, act_code(a), 0, 0, 0];
+                let params = [n as u32, w.out_dim as u32, k as u32, *kp as u32, act_code(e.act), e.scale.to_bits(), e.shift.to_bits(), 0];
                 let bindings = [x.buf.buffer(), q, scales, &w.bias, y.buf.buffer()];
                 let four = matches!(w.w, MatrixWeights::Q4 { .. });
                 let (rows, tiled, tiled_h) = if four {
@@ -465,7 +472,7 @@ impl Backend for Gpu {
                 }
             }
             MatrixWeights::F32(dense) => {
-                let params = [n as u32, w.out_dim as u32, k as u32, 0, act_code(a), 0, 0, 0];
+                let params = [n as u32, w.out_dim as u32, k as u32, 0, act_code(e.act), e.scale.to_bits(), e.shift.to_bits(), 0];
                 let kernel = if self.adapter.f16 { Kernel::LinearF32H } else { Kernel::LinearF32 };
                 self.dispatch(kernel, &[x.buf.buffer(), dense, &w.bias, y.buf.buffer()], &params, groups)?;
             }
@@ -507,30 +514,51 @@ impl Backend for Gpu {
         Ok(y)
     }
 
-    fn depthwise_conv(&self, x: &GpuTensor, w: &GpuTensor, b: &GpuTensor, k: usize, stride: usize, a: Activation) -> Result<GpuTensor> {
+    fn depthwise_conv(&self, x: &GpuTensor, w: &GpuTensor, b: &GpuTensor, win: Window, epi: impl Into<Epilogue>) -> Result<GpuTensor> {
         let (n, h, wd, c) = bhwc(x, "depthwise_conv")?;
-        if w.len() != k * k * c || b.len() != c || stride == 0 {
-            return Err(shape_err("depthwise_conv", format!("x {:?}, w {:?}, b {:?}, k {k}, stride {stride}", x.shape, w.shape, b.shape)));
+        if w.len() != win.kh * win.kw * c || b.len() != c {
+            return Err(shape_err("depthwise_conv", format!("x {:?}, w {:?}, b {:?}, {win:?}", x.shape, w.shape, b.shape)));
         }
-        let (oh, pt) = tf_same(h, k, stride);
-        let (ow, pl) = tf_same(wd, k, stride);
+        let (oh, ow) = win.out(h, wd)?;
+        let e = epi.into();
         let y = self.output(if x.shape.len() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] });
-        let params = [h, wd, c, k, stride, oh, ow, pt, pl, act_code(a) as usize, n, 0].map(|v| v as u32);
+        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+        let mut params = [h, wd, c, kh, kw, sh, sw, oh, ow, pt, pl, act_code(e.act) as usize, n, 0, 0, 0].map(|v| v as u32);
+        params[13] = e.scale.to_bits();
+        params[14] = e.shift.to_bits();
         self.dispatch(Kernel::Depthwise, &[x.buf.buffer(), w.buf.buffer(), b.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(n * oh * ow * c))?;
         Ok(y)
     }
 
-    fn im2col(&self, x: &GpuTensor, k: usize, stride: usize) -> Result<GpuTensor> {
+    fn im2col(&self, x: &GpuTensor, win: Window) -> Result<GpuTensor> {
         let (n, h, wd, c) = bhwc(x, "im2col")?;
-        if stride == 0 || k == 0 {
-            return Err(shape_err("im2col", format!("k {k}, stride {stride}")));
-        }
-        let (oh, pt) = tf_same(h, k, stride);
-        let (ow, pl) = tf_same(wd, k, stride);
-        let y = self.output(vec![n * oh * ow, k * k * c]);
-        let params = [h, wd, c, k, stride, oh, ow, pt, pl, n, 0, 0].map(|v| v as u32);
-        self.dispatch(Kernel::Im2col, &[x.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(n * oh * ow * k * k * c))?;
+        let (oh, ow) = win.out(h, wd)?;
+        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+        let y = self.output(vec![n * oh * ow, kh * kw * c]);
+        let params = [h, wd, c, kh, kw, sh, sw, oh, ow, pt, pl, n].map(|v| v as u32);
+        self.dispatch(Kernel::Im2col, &[x.buf.buffer(), y.buf.buffer()], &params, self.groups_1d(n * oh * ow * kh * kw * c))?;
         Ok(y)
+    }
+
+    // The feature-map ops PP-OCR adds have no WGSL kernels yet: OCR runs on the CPU backend.
+    fn scale_channels(&self, _x: &GpuTensor, _s: &GpuTensor, _residual: bool) -> Result<GpuTensor> {
+        Err(Error::Gpu("scale_channels has no GPU kernel yet".into()))
+    }
+
+    fn upsample(&self, _x: &GpuTensor, _factor: usize) -> Result<GpuTensor> {
+        Err(Error::Gpu("upsample has no GPU kernel yet".into()))
+    }
+
+    fn concat(&self, _xs: &[&GpuTensor]) -> Result<GpuTensor> {
+        Err(Error::Gpu("concat has no GPU kernel yet".into()))
+    }
+
+    fn depth_to_space(&self, _x: &GpuTensor, _factor: usize) -> Result<GpuTensor> {
+        Err(Error::Gpu("depth_to_space has no GPU kernel yet".into()))
+    }
+
+    fn avg_pool(&self, _x: &GpuTensor, _win: Window) -> Result<GpuTensor> {
+        Err(Error::Gpu("avg_pool has no GPU kernel yet".into()))
     }
 
     fn mean_rows(&self, x: &GpuTensor) -> Result<GpuTensor> {

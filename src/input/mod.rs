@@ -2,4 +2,5 @@
 //! normalised pixels.
 
 pub mod image;
+pub mod ocr;
 pub mod text;

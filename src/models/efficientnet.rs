@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::image::Preprocess;
-use crate::tensor::{now, Activation, Backend};
+use crate::tensor::{now, Activation, Backend, Window};
 use crate::weights::quant::dequantize_matrix;
 use crate::weights::ModelFile;
 
@@ -152,7 +152,7 @@ impl<B: Backend> EfficientNet<B> {
         }
         let x = backend.tensor(&photos.concat(), &[n, s, s, 3])?;
         let (mut h, mut w) = (s.div_ceil(2), s.div_ceil(2));
-        let x = backend.linear(&backend.im2col(&x, 3, 2)?, &self.stem, Activation::Relu6)?; // [n·h·w, stem]
+        let x = backend.linear(&backend.im2col(&x, Window::tf_same(s, s, 3, 2))?, &self.stem, Activation::Relu6)?; // [n·h·w, stem]
         let mut x = backend.reshape(&x, &[n, h, w, self.config.stem_ch])?;
         for b in &self.blocks {
             let input = x;
@@ -161,7 +161,7 @@ impl<B: Backend> EfficientNet<B> {
                 y = backend.linear(&y, e, Activation::Relu6)?;
             }
             let y = backend.reshape(&y, &[n, h, w, b.cfg.mid_ch])?;
-            let y = backend.depthwise_conv(&y, &b.dw.0, &b.dw.1, b.cfg.kernel, b.cfg.stride, Activation::Relu6)?;
+            let y = backend.depthwise_conv(&y, &b.dw.0, &b.dw.1, Window::tf_same(h, w, b.cfg.kernel, b.cfg.stride), Activation::Relu6)?;
             (h, w) = (h.div_ceil(b.cfg.stride), w.div_ceil(b.cfg.stride));
             let y = backend.reshape(&y, &[n * h * w, b.cfg.mid_ch])?;
             let y = backend.linear(&y, &b.project, Activation::None)?;

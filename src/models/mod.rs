@@ -4,4 +4,6 @@
 
 pub mod bert;
 pub mod conse;
+pub mod convnet;
 pub mod efficientnet;
+pub mod ocr;

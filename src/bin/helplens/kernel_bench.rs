@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use helplens::gpu::Gpu;
-use helplens::tensor::{Activation, Backend};
+use helplens::tensor::{Activation, Backend, Window};
 use helplens::weights::quant::quantize_matrix;
 use helplens::weights::Precision;
 
@@ -105,7 +105,7 @@ pub fn run(peak: Option<(f64, f64)>) -> Result<()> {
     for (h, c, k, stride) in [(112usize, 96usize, 3usize, 2usize), (28, 240, 5, 1), (14, 672, 5, 2)] {
         let x = g.tensor(&seeded(h * h * c, 4), &[h, h, c])?;
         let (w, b) = (g.vector(&seeded(k * k * c, 5))?, g.vector(&seeded(c, 6))?);
-        let s = per_call(&g, || g.depthwise_conv(&x, &w, &b, k, stride, Activation::Relu6))?;
+        let s = per_call(&g, || g.depthwise_conv(&x, &w, &b, Window::tf_same(h, h, k, stride), Activation::Relu6))?;
         let o = h.div_ceil(stride);
         row(format!("depthwise {h}²x{c} k{k} s{stride}"), s, 2.0 * (o * o * c * k * k) as f64, ((h * h * c + o * o * c + k * k * c) * 4) as f64);
     }

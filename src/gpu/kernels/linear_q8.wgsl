@@ -3,7 +3,7 @@
 // `wq` [n, kp/4] (four int8 per u32, little-endian), `ws` [n, kp/32] one f32 scale per 32
 // weights; kp is k rounded up to 32 (zero padded).
 
-struct Params { m: u32, n: u32, k: u32, kp: u32, act: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { m: u32, n: u32, k: u32, kp: u32, act: u32, scale: f32, shift: f32, _p0: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> wq: array<u32>;

@@ -6,7 +6,7 @@
 // 32-weight block with rows r0..r0+3 (its weights read as vec4<u32>), which this scales by
 // `ws` and sums.
 
-struct Params { m: u32, n: u32, k: u32, kp: u32, act: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { m: u32, n: u32, k: u32, kp: u32, act: u32, scale: f32, shift: f32, _p0: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> wq: array<vec4<u32>>;
@@ -43,6 +43,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc = fma(block(col, b, blocks, r0), vec4<f32>(ws[col * blocks + b]), acc);
     }
     for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < p.m) { y[(r0 + i) * p.n + col] = act(acc[i] + bias[col], p.act); }
+        if (r0 + i < p.m) { y[(r0 + i) * p.n + col] = epi(acc[i] + bias[col], p.act, p.scale, p.shift); }
     }
 }

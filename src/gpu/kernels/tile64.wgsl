@@ -58,7 +58,7 @@ fn store_tile(row0: u32, col0: u32, l: vec3<u32>) {
         let r = row0 + 4u * l.y + i;
         for (var j = 0u; j < 4u; j++) {
             let c = col0 + 4u * l.x + j;
-            if (r < p.m && c < p.n) { y[r * p.n + c] = act(acc[i][j] + bias[c], p.act); }
+            if (r < p.m && c < p.n) { y[r * p.n + c] = epi(acc[i][j] + bias[c], p.act, p.scale, p.shift); }
         }
     }
 }

@@ -11,7 +11,7 @@ use helplens::gpu::Gpu;
 use helplens::input::image::{decode, preprocess};
 use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
-use helplens::tensor::{Activation, Backend};
+use helplens::tensor::{Activation, Backend, Epilogue, Window};
 use helplens::weights::quant::{quantize_matrix, Precision};
 use helplens::weights::ModelFile;
 
@@ -44,38 +44,49 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
     let c = &Cpu;
 
     // linear, int8 weights (k not a multiple of 32: padded rows; few rows and many: both
-    // kernels), with each activation; the CPU oracle multiplies the same weights in f32.
-    let cases = [
-        (5, 100, 70, Activation::Gelu, 1),
-        (130, 64, 48, Activation::Relu6, 2),
-        (1, 384, 384, Activation::None, 3),
-        (70, 27, 32, Activation::Relu6, 4),
-        (7, 27, 40, Activation::Relu6, 5),
-        (32, 384, 96, Activation::Gelu, 6),
-        (33, 96, 64, Activation::None, 7),
+    // kernels), with each activation; the CPU oracle multiplies the same weights in f32. The
+    // activations PP-OCR adds come with a non-trivial affine after them (scale · act + shift),
+    // on the few-rows kernel (≤ 32 rows) and on the tiled one.
+    let mut cases: Vec<(usize, usize, usize, Epilogue, u64)> = vec![
+        (5, 100, 70, Activation::Gelu.into(), 1),
+        (130, 64, 48, Activation::Relu6.into(), 2),
+        (1, 384, 384, Activation::None.into(), 3),
+        (70, 27, 32, Activation::Relu6.into(), 4),
+        (7, 27, 40, Activation::Relu6.into(), 5),
+        (32, 384, 96, Activation::Gelu.into(), 6),
+        (33, 96, 64, Activation::None.into(), 7),
     ];
-    for (m, k, n, act, seed) in cases {
+    let ocr_acts = [Activation::Relu, Activation::HardSwish, Activation::Sigmoid, Activation::Swish, Activation::Clip01];
+    for (i, act) in ocr_acts.into_iter().enumerate() {
+        let epi = Epilogue { act, scale: 0.7, shift: -0.2 };
+        cases.push((9, 96, 40, epi, 40 + i as u64));
+        cases.push((70, 64, 48, epi, 50 + i as u64));
+    }
+    cases.push((6, 50, 24, Epilogue { act: Activation::HardSwish, scale: -1.3, shift: 0.5 }, 60));
+    for (m, k, n, epi, seed) in cases {
+        // Sums of k products of values in [-1, 1): spread over several units, so every
+        // activation's bends (0, ±3, 1, 6) are crossed.
         let x = seeded(m * k, seed);
         let w = seeded(n * k, seed + 100);
         let b = seeded(n, seed + 200);
         for precision in [Precision::Int8, Precision::F32] {
             let q = || quantize_matrix(&w, n, k, precision).unwrap();
-            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), act)).await;
-            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), act)).await;
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), epi)).await;
+            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), epi)).await;
             // The tiled kernels (f32 weights; int8 for > 32 rows) on a device with shader-f16:
             // f16 products, summed in f16 over 32 steps of k, then in f32.
             let tiled = m > 32 || precision == Precision::F32;
             let (atol, rtol) = if tiled && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
-            assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {act:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
+            assert_close(&format!("linear {precision:?} [{m},{k}]x[{n},{k}] {epi:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
         }
         // 4-bit blocks (e5's Q4_0, k a multiple of 32): the CPU widens them exactly to int8, the
         // GPU keeps them at 4 bits and unpacks inside its Q4 kernels.
         if k % 32 == 0 {
             let q = || QTensor::quantize(&Tensor::from_slice(&w, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q4_0).unwrap();
-            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), act)).await;
-            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), act)).await;
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), epi)).await;
+            let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), epi)).await;
             let (atol, rtol) = if m > 32 && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
-            assert_close(&format!("linear Q4_0 [{m},{k}]x[{n},{k}] {act:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
+            assert_close(&format!("linear Q4_0 [{m},{k}]x[{n},{k}] {epi:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);
         }
     }
 
@@ -100,44 +111,66 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         assert_close(&format!("attention t={t} heads={heads} d={d}"), &got, &want, 1e-5, 1e-4);
     }
 
-    let dw_cases = [
-        (9, 7, 5, 3, 1, Activation::Relu6),
-        (16, 15, 24, 5, 2, Activation::None),
-        (8, 8, 16, 3, 2, Activation::Relu6),
-        (7, 7, 3, 5, 1, Activation::Gelu),
+    // Depthwise over TensorFlow "same" windows (EfficientNet) and explicit ONNX paddings
+    // (PP-OCR: 5x5 stride (2, 1), 3x3 stride 2 pad 1, a 1x3 window padded left and right),
+    // with every activation and affine epilogues.
+    let hs = |act| Epilogue { act, scale: 0.7, shift: -0.2 };
+    let dw_cases: Vec<(usize, usize, usize, Window, Epilogue)> = vec![
+        (9, 7, 5, Window::tf_same(9, 7, 3, 1), Activation::Relu6.into()),
+        (16, 15, 24, Window::tf_same(16, 15, 5, 2), Activation::None.into()),
+        (8, 8, 16, Window::tf_same(8, 8, 3, 2), Activation::Relu6.into()),
+        (7, 7, 3, Window::tf_same(7, 7, 5, 1), Activation::Gelu.into()),
+        (6, 40, 8, Window { kh: 5, kw: 5, sh: 2, sw: 1, pad: [2; 4] }, hs(Activation::HardSwish)),
+        (11, 9, 7, Window { kh: 5, kw: 5, sh: 2, sw: 1, pad: [2; 4] }, hs(Activation::Relu)),
+        (7, 8, 12, Window::square(3, 2, 1), hs(Activation::Sigmoid)),
+        (8, 7, 5, Window::square(3, 2, 1), hs(Activation::Swish)),
+        (5, 9, 6, Window { kh: 1, kw: 3, sh: 1, sw: 1, pad: [0, 1, 0, 1] }, hs(Activation::Clip01)),
+        (4, 10, 3, Window { kh: 1, kw: 3, sh: 1, sw: 1, pad: [0, 1, 0, 1] }, hs(Activation::HardSwish)),
     ];
-    for (h, w, ch, k, stride, act) in dw_cases {
-        let x = seeded(h * w * ch, 13);
-        let (wk, b) = (seeded(k * k * ch, 14), seeded(ch, 15));
-        let want = out(c, c.depthwise_conv(&c.tensor(&x, &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, act)).await;
-        let got = out(g, g.depthwise_conv(&g.tensor(&x, &[h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), k, stride, act)).await;
-        assert_close(&format!("depthwise {h}x{w}x{ch} k={k} s={stride} {act:?}"), &got, &want, 1e-5, 1e-5);
+    for (h, w, ch, win, epi) in dw_cases {
+        let x: Vec<f32> = seeded(h * w * ch, 13).iter().map(|v| v * 3.0).collect();
+        let (wk, b) = (seeded(win.kh * win.kw * ch, 14), seeded(ch, 15));
+        let want = out(c, c.depthwise_conv(&c.tensor(&x, &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), win, epi)).await;
+        let got = out(g, g.depthwise_conv(&g.tensor(&x, &[h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), win, epi)).await;
+        assert_close(&format!("depthwise {h}x{w}x{ch} {win:?} {epi:?}"), &got, &want, 1e-5, 1e-5);
     }
     // A batch of three images: each must come out as if alone (the CPU checks that too).
-    let (h, w, ch, k, stride) = (9, 7, 5, 5, 2);
-    let x = seeded(3 * h * w * ch, 30);
-    let (wk, b) = (seeded(k * k * ch, 31), seeded(ch, 32));
-    let want = out(c, c.depthwise_conv(&c.tensor(&x, &[3, h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
-    let got = out(g, g.depthwise_conv(&g.tensor(&x, &[3, h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
-    assert_close("depthwise batch of 3", &got, &want, 1e-5, 1e-5);
-    let per = want.len() / 3;
-    for i in 0..3 {
-        let one = out(c, c.depthwise_conv(&c.tensor(&x[i * h * w * ch..][..h * w * ch], &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), k, stride, Activation::Relu6)).await;
-        assert_close(&format!("depthwise batch item {i} vs alone (CPU)"), &want[i * per..][..per], &one, 0.0, 0.0);
+    let (h, w, ch) = (9, 7, 5);
+    for win in [Window::tf_same(h, w, 5, 2), Window { kh: 5, kw: 5, sh: 2, sw: 1, pad: [2; 4] }] {
+        let epi = Epilogue { act: Activation::HardSwish, scale: 0.7, shift: -0.2 };
+        let x = seeded(3 * h * w * ch, 30);
+        let (wk, b) = (seeded(win.kh * win.kw * ch, 31), seeded(ch, 32));
+        let want = out(c, c.depthwise_conv(&c.tensor(&x, &[3, h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), win, epi)).await;
+        let got = out(g, g.depthwise_conv(&g.tensor(&x, &[3, h, w, ch]).unwrap(), &g.vector(&wk).unwrap(), &g.vector(&b).unwrap(), win, epi)).await;
+        assert_close(&format!("depthwise batch of 3, {win:?}"), &got, &want, 1e-5, 1e-5);
+        let per = want.len() / 3;
+        for i in 0..3 {
+            let one = out(c, c.depthwise_conv(&c.tensor(&x[i * h * w * ch..][..h * w * ch], &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), win, epi)).await;
+            assert_close(&format!("depthwise batch item {i} vs alone (CPU), {win:?}"), &want[i * per..][..per], &one, 0.0, 0.0);
+        }
     }
 
-    for (h, w, ch, k, stride) in [(9, 8, 3, 3, 2), (5, 6, 4, 3, 1)] {
+    let im2col_cases = [
+        (9, 8, 3, Window::tf_same(9, 8, 3, 2)),
+        (5, 6, 4, Window::tf_same(5, 6, 3, 1)),
+        (6, 40, 3, Window { kh: 5, kw: 5, sh: 2, sw: 1, pad: [2; 4] }),
+        (7, 8, 3, Window::square(3, 2, 1)),
+        (5, 9, 4, Window { kh: 1, kw: 3, sh: 1, sw: 1, pad: [0, 1, 0, 1] }),
+    ];
+    for (h, w, ch, win) in im2col_cases {
         let x = seeded(h * w * ch, 16);
-        let want = out(c, c.im2col(&c.tensor(&x, &[h, w, ch]).unwrap(), k, stride)).await;
-        let got = out(g, g.im2col(&g.tensor(&x, &[h, w, ch]).unwrap(), k, stride)).await;
-        assert_close(&format!("im2col {h}x{w}x{ch} k={k} s={stride}"), &got, &want, 0.0, 0.0);
+        let want = out(c, c.im2col(&c.tensor(&x, &[h, w, ch]).unwrap(), win)).await;
+        let got = out(g, g.im2col(&g.tensor(&x, &[h, w, ch]).unwrap(), win)).await;
+        assert_close(&format!("im2col {h}x{w}x{ch} {win:?}"), &got, &want, 0.0, 0.0);
     }
-    let x = seeded(2 * 9 * 8 * 3, 33);
-    let want = out(c, c.im2col(&c.tensor(&x, &[2, 9, 8, 3]).unwrap(), 3, 2)).await;
-    let got = out(g, g.im2col(&g.tensor(&x, &[2, 9, 8, 3]).unwrap(), 3, 2)).await;
-    assert_close("im2col batch of 2", &got, &want, 0.0, 0.0);
-    let second = out(c, c.im2col(&c.tensor(&x[9 * 8 * 3..], &[9, 8, 3]).unwrap(), 3, 2)).await;
-    assert_close("im2col batch item 1 vs alone (CPU)", &want[want.len() / 2..], &second, 0.0, 0.0);
+    for win in [Window::tf_same(9, 8, 3, 2), Window::square(3, 2, 1)] {
+        let x = seeded(2 * 9 * 8 * 3, 33);
+        let want = out(c, c.im2col(&c.tensor(&x, &[2, 9, 8, 3]).unwrap(), win)).await;
+        let got = out(g, g.im2col(&g.tensor(&x, &[2, 9, 8, 3]).unwrap(), win)).await;
+        assert_close(&format!("im2col batch of 2, {win:?}"), &got, &want, 0.0, 0.0);
+        let second = out(c, c.im2col(&c.tensor(&x[9 * 8 * 3..], &[9, 8, 3]).unwrap(), win)).await;
+        assert_close(&format!("im2col batch item 1 vs alone (CPU), {win:?}"), &want[want.len() / 2..], &second, 0.0, 0.0);
+    }
 
     let x = seeded(49 * 1280, 17);
     let want = out(c, c.mean_rows(&c.tensor(&x, &[49, 1280]).unwrap())).await;
@@ -195,7 +228,9 @@ pub fn shapes_are_checked_before_dispatch(g: &Gpu) {
     assert!(g.add(&t(&[2, 3]), &t(&[3, 2])).is_err());
     assert!(g.attention(&t(&[600, 3 * 64]), 2).is_err(), "more tokens than the kernel holds");
     assert!(g.attention(&t(&[4, 3 * 64 + 1]), 2).is_err());
-    assert!(g.depthwise_conv(&t(&[4, 4, 3]), &t(&[8]), &t(&[3]), 3, 1, Activation::None).is_err());
+    assert!(g.depthwise_conv(&t(&[4, 4, 3]), &t(&[8]), &t(&[3]), Window::square(3, 1, 1), Activation::None).is_err());
+    assert!(g.depthwise_conv(&t(&[4, 4, 3]), &t(&[27]), &t(&[3]), Window::square(5, 1, 0), Activation::None).is_err(), "a window wider than the image");
+    assert!(g.im2col(&t(&[4, 4, 3]), Window::square(3, 0, 1)).is_err(), "a zero stride");
     assert!(g.reshape(&t(&[4, 4]), &[5, 3]).is_err());
     assert!(g.tensor(&[1.0, 2.0], &[3]).is_err());
     let rows = g.rows(&[1; 12], &[1.0; 3], 4).unwrap();

@@ -19,14 +19,21 @@ pub struct Adapter {
     pub f16: bool,
 }
 
+/// The adapter wgpu prefers (a high-performance one first), or why there is none.
+async fn request_adapter() -> std::result::Result<wgpu::Adapter, wgpu::RequestAdapterError> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    instance.request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() }).await
+}
+
+/// Whether any adapter exists here at all (whether or not a device then opens on it).
+pub async fn adapter_exists() -> bool {
+    request_adapter().await.is_ok()
+}
+
 /// Opens an adapter and a device, with shader-f16 where the adapter has it and `want_f16`.
 /// An error says why there is no GPU.
 pub async fn open(want_f16: bool) -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter = instance
-        .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
-        .await
-        .map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
+    let adapter = request_adapter().await.map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
     let info = adapter.get_info();
     let mut limits = wgpu::Limits::default();
     let have = adapter.limits();

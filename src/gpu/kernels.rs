@@ -37,7 +37,7 @@ const TILE_F32: &str = "alias tile_t = f32;";
 const TILE_F16: &str = "enable f16;\nalias tile_t = f16;";
 
 impl Kernel {
-    const ALL: [Kernel; 18] = [
+    pub(super) const ALL: [Kernel; 18] = [
         Kernel::LinearQ8,
         Kernel::LinearQ8Rows,
         Kernel::LinearF32,
@@ -67,7 +67,7 @@ impl Kernel {
     /// where it fuses one, the 64×64 tiling for the tiled matmuls, the few-rows loop for the
     /// GEMV-like ones (rows4.wgsl), the workgroup reductions for the one-workgroup-per-row
     /// kernels.
-    fn source(self) -> String {
+    pub(super) fn source(self) -> String {
         let (src, parts): (&str, &[&str]) = match self {
             Kernel::LinearQ8 => (include_str!("kernels/linear_q8.wgsl"), &[TILE_F32, ACT, TILE64]),
             Kernel::LinearQ8Rows => (include_str!("kernels/linear_q8_rows.wgsl"), &[ACT, ROWS4]),

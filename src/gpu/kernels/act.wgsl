@@ -1,5 +1,5 @@
 // Activations shared by the kernels that fuse one into their epilogue (prepended to them).
-// Codes match `act_code` in gpu/mod.rs: 0 none, 1 GELU (exact erf form), 2 ReLU6, 3 ReLU,
+// Codes match `act_code` in gpu/ops.rs: 0 none, 1 GELU (exact erf form), 2 ReLU6, 3 ReLU,
 // 4 hard swish, 5 sigmoid, 6 swish, 7 clip to [0, 1]. `epi` adds the epilogue's affine part.
 
 // erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7); WGSL has no erf.

@@ -1,7 +1,7 @@
 // y[m, n] = act(x[m, k] · W[n, k]ᵀ + bias[n]) with f32 weights (the f32 reference models and
 // small f32 matrices); the tiling is tile64.wgsl.
 
-struct Params { m: u32, n: u32, k: u32, _k: u32, act: u32, scale: f32, shift: f32, _p0: u32 }
+struct Params { m: u32, n: u32, k: u32, _p0: u32, act: u32, scale: f32, shift: f32, _p1: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;

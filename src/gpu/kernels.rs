@@ -26,6 +26,11 @@ pub enum Kernel {
     Softmax,
     Scores,
     Conse,
+    ScaleChannels,
+    Upsample,
+    Concat,
+    DepthToSpace,
+    AvgPool,
 }
 
 const ACT: &str = include_str!("kernels/act.wgsl");
@@ -37,7 +42,7 @@ const TILE_F32: &str = "alias tile_t = f32;";
 const TILE_F16: &str = "enable f16;\nalias tile_t = f16;";
 
 impl Kernel {
-    pub(super) const ALL: [Kernel; 18] = [
+    pub(super) const ALL: [Kernel; 23] = [
         Kernel::LinearQ8,
         Kernel::LinearQ8Rows,
         Kernel::LinearF32,
@@ -56,6 +61,11 @@ impl Kernel {
         Kernel::Softmax,
         Kernel::Scores,
         Kernel::Conse,
+        Kernel::ScaleChannels,
+        Kernel::Upsample,
+        Kernel::Concat,
+        Kernel::DepthToSpace,
+        Kernel::AvgPool,
     ];
 
     /// Whether the kernel needs shader-f16.
@@ -87,6 +97,11 @@ impl Kernel {
             Kernel::Softmax => (include_str!("kernels/softmax.wgsl"), &[REDUCE]),
             Kernel::Scores => (include_str!("kernels/scores.wgsl"), &[]),
             Kernel::Conse => (include_str!("kernels/conse.wgsl"), &[REDUCE]),
+            Kernel::ScaleChannels => (include_str!("kernels/scale_channels.wgsl"), &[]),
+            Kernel::Upsample => (include_str!("kernels/upsample.wgsl"), &[]),
+            Kernel::Concat => (include_str!("kernels/concat.wgsl"), &[]),
+            Kernel::DepthToSpace => (include_str!("kernels/depth_to_space.wgsl"), &[]),
+            Kernel::AvgPool => (include_str!("kernels/avg_pool.wgsl"), &[]),
         };
         let mut out = parts.join("\n");
         out.push('\n');

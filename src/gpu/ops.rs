@@ -253,25 +253,73 @@ impl Backend for Gpu {
         Ok(y)
     }
 
-    // The feature-map ops PP-OCR adds have no WGSL kernels yet: OCR runs on the CPU backend.
-    fn scale_channels(&self, _x: &GpuTensor, _s: &GpuTensor, _residual: bool) -> Result<GpuTensor> {
-        Err(Error::Gpu("scale_channels has no GPU kernel yet".into()))
+    fn scale_channels(&self, x: &GpuTensor, s: &GpuTensor, residual: bool) -> Result<GpuTensor> {
+        let (n, h, wd, c) = bhwc(x, "scale_channels")?;
+        if s.shape != [n, c] {
+            return Err(shape_err("scale_channels", format!("x {:?}, scales {:?}", x.shape, s.shape)));
+        }
+        let y = self.output(x.shape.clone());
+        let params = ScaleChannelsParams { b: u(n), hw: u(h * wd), c: u(c), residual: u32::from(residual) };
+        self.dispatch(Kernel::ScaleChannels, &[x.buffer(), s.buffer(), y.buffer()], &params, self.groups_1d(x.len()))?;
+        Ok(y)
     }
 
-    fn upsample(&self, _x: &GpuTensor, _factor: usize) -> Result<GpuTensor> {
-        Err(Error::Gpu("upsample has no GPU kernel yet".into()))
+    fn upsample(&self, x: &GpuTensor, factor: usize) -> Result<GpuTensor> {
+        let (n, h, wd, c) = bhwc(x, "upsample")?;
+        if factor == 0 {
+            return Err(shape_err("upsample", "factor 0".into()));
+        }
+        let y = self.output(like(x, n, h * factor, wd * factor, c));
+        let params = FactorParams { b: u(n), h: u(h), w: u(wd), c: u(c), f: u(factor), ..Default::default() };
+        self.dispatch(Kernel::Upsample, &[x.buffer(), y.buffer()], &params, self.groups_1d(y.len()))?;
+        Ok(y)
     }
 
-    fn concat(&self, _xs: &[&GpuTensor]) -> Result<GpuTensor> {
-        Err(Error::Gpu("concat has no GPU kernel yet".into()))
+    /// One dispatch per input, each writing its columns of every row.
+    fn concat(&self, xs: &[&GpuTensor]) -> Result<GpuTensor> {
+        let Some(first) = xs.first() else {
+            return Err(shape_err("concat", "nothing to concatenate".into()));
+        };
+        let r = first.shape.len();
+        if r == 0 || xs.iter().any(|t| t.shape.len() != r || t.shape[..r - 1] != first.shape[..r - 1]) {
+            let shapes: Vec<_> = xs.iter().map(|t| t.shape.clone()).collect();
+            return Err(shape_err("concat", format!("{shapes:?}")));
+        }
+        let rows: usize = first.shape[..r - 1].iter().product();
+        let total: usize = xs.iter().map(|t| t.shape[r - 1]).sum();
+        let mut shape = first.shape.clone();
+        shape[r - 1] = total;
+        let y = self.output(shape);
+        let mut offset = 0;
+        for x in xs {
+            let c = x.shape[r - 1];
+            if rows > 0 && c > 0 {
+                let params = ConcatParams { rows: u(rows), c: u(c), total: u(total), offset: u(offset) };
+                self.dispatch(Kernel::Concat, &[x.buffer(), y.buffer()], &params, self.groups_1d(rows * c))?;
+            }
+            offset += c;
+        }
+        Ok(y)
     }
 
-    fn depth_to_space(&self, _x: &GpuTensor, _factor: usize) -> Result<GpuTensor> {
-        Err(Error::Gpu("depth_to_space has no GPU kernel yet".into()))
+    fn depth_to_space(&self, x: &GpuTensor, factor: usize) -> Result<GpuTensor> {
+        let (n, h, wd, cf) = bhwc(x, "depth_to_space")?;
+        if factor == 0 || cf % (factor * factor) != 0 {
+            return Err(shape_err("depth_to_space", format!("{:?} by {factor}", x.shape)));
+        }
+        let c = cf / (factor * factor);
+        let y = self.output(like(x, n, h * factor, wd * factor, c));
+        let params = FactorParams { b: u(n), h: u(h), w: u(wd), c: u(c), f: u(factor), ..Default::default() };
+        self.dispatch(Kernel::DepthToSpace, &[x.buffer(), y.buffer()], &params, self.groups_1d(y.len()))?;
+        Ok(y)
     }
 
-    fn avg_pool(&self, _x: &GpuTensor, _win: Window) -> Result<GpuTensor> {
-        Err(Error::Gpu("avg_pool has no GPU kernel yet".into()))
+    fn avg_pool(&self, x: &GpuTensor, win: Window) -> Result<GpuTensor> {
+        let (n, h, wd, c) = bhwc(x, "avg_pool")?;
+        let (oh, ow) = win.out(h, wd)?;
+        let y = self.output(like(x, n, oh, ow, c));
+        self.dispatch(Kernel::AvgPool, &[x.buffer(), y.buffer()], &window_params(win, n, h, wd, c, oh, ow), self.groups_1d(y.len()))?;
+        Ok(y)
     }
 
     fn mean_rows(&self, x: &GpuTensor) -> Result<GpuTensor> {

@@ -76,7 +76,7 @@ params! {
     }
     /// A window sliding over `b` feature maps `[h, w, c]`: kernel kh×kw, strides (sh, sw),
     /// padding before (pad_t, pad_l), output oh×ow.
-    WindowParams for [Im2col] {
+    WindowParams for [Im2col, AvgPool] {
         h: u32, w: u32, c: u32, kh: u32, kw: u32, sh: u32, sw: u32, oh: u32, ow: u32, pad_t: u32, pad_l: u32, b: u32,
     }
     /// Means over `n` rows of `c` values, per batch item of `b`.
@@ -85,6 +85,14 @@ params! {
     ScoresParams for [Scores] { n: u32, dim: u32, words: u32, m: u32 }
     /// The `top` most probable of `classes` int8 rows of `dim` values in `words` u32s.
     ConseParams for [Conse] { classes: u32, dim: u32, words: u32, top: u32 }
+    /// `b` feature maps of `hw` pixels and `c` channels times per-image channel weights (`residual`:
+    /// 1 adds the input again).
+    ScaleChannelsParams for [ScaleChannels] { b: u32, hw: u32, c: u32, residual: u32 }
+    /// `b` feature maps `[h, w, ·]` (the input's size) growing by `f` on both axes to `c` output
+    /// channels.
+    FactorParams for [Upsample, DepthToSpace] { b: u32, h: u32, w: u32, c: u32, f: u32, _p0: u32, _p1: u32, _p2: u32 }
+    /// One input of a concatenation: `rows` rows of `c` values into rows of `total` at `offset`.
+    ConcatParams for [Concat] { rows: u32, c: u32, total: u32, offset: u32 }
 }
 
 #[cfg(test)]

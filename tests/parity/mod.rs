@@ -172,6 +172,58 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         assert_close(&format!("im2col batch item 1 vs alone (CPU), {win:?}"), &want[want.len() / 2..], &second, 0.0, 0.0);
     }
 
+    // The feature-map ops of PP-OCR: data movement exactly, the mean within rounding.
+    for residual in [false, true] {
+        for (shape, s_shape) in [(vec![2, 5, 7, 24], [2, 24]), (vec![1, 3, 9, 5], [1, 5]), (vec![4, 6, 3], [1, 3])] {
+            let x = seeded(shape.iter().product(), 34);
+            let sc: Vec<f32> = seeded(s_shape[0] * s_shape[1], 35).iter().map(|v| v * 0.5 + 0.5).collect();
+            let want = out(c, c.scale_channels(&c.tensor(&x, &shape).unwrap(), &c.tensor(&sc, &s_shape).unwrap(), residual)).await;
+            let got = out(g, g.scale_channels(&g.tensor(&x, &shape).unwrap(), &g.tensor(&sc, &s_shape).unwrap(), residual)).await;
+            assert_close(&format!("scale_channels {shape:?} residual {residual}"), &got, &want, 0.0, 0.0);
+        }
+    }
+    for (shape, f) in [(vec![2, 3, 5, 4], 2), (vec![1, 2, 3, 24], 8), (vec![4, 5, 6], 8)] {
+        let x = seeded(shape.iter().product(), 36);
+        let want = out(c, c.upsample(&c.tensor(&x, &shape).unwrap(), f)).await;
+        let got = out(g, g.upsample(&g.tensor(&x, &shape).unwrap(), f)).await;
+        assert_close(&format!("upsample {shape:?} x{f}"), &got, &want, 0.0, 0.0);
+    }
+    let concat_cases: [(&[usize], &[usize]); 4] = [(&[1, 6, 7], &[24, 24, 24, 24]), (&[2, 4, 5], &[3, 5]), (&[9], &[1, 7, 2]), (&[3, 4], &[16])];
+    for (lead, channels) in concat_cases {
+        let inputs: Vec<(Vec<f32>, Vec<usize>)> = channels
+            .iter()
+            .enumerate()
+            .map(|(i, &ch)| {
+                let shape = [lead, &[ch]].concat();
+                (seeded(shape.iter().product(), 37 + i as u64), shape)
+            })
+            .collect();
+        let (ct, gt): (Vec<_>, Vec<_>) = inputs.iter().map(|(x, shape)| (c.tensor(x, shape).unwrap(), g.tensor(x, shape).unwrap())).unzip();
+        let want = out(c, c.concat(&ct.iter().collect::<Vec<_>>())).await;
+        let r = g.concat(&gt.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(g.dims(&r), [lead, &[channels.iter().sum()]].concat());
+        assert_close(&format!("concat {lead:?} x {channels:?}"), &out(g, Ok(r)).await, &want, 0.0, 0.0);
+    }
+    for (shape, f) in [(vec![1, 5, 6, 4], 2), (vec![2, 3, 4, 96], 2), (vec![3, 2, 9], 3)] {
+        let x = seeded(shape.iter().product(), 41);
+        let want = out(c, c.depth_to_space(&c.tensor(&x, &shape).unwrap(), f)).await;
+        let got = out(g, g.depth_to_space(&g.tensor(&x, &shape).unwrap(), f)).await;
+        assert_close(&format!("depth_to_space {shape:?} x{f}"), &got, &want, 0.0, 0.0);
+    }
+    let pool_cases = [
+        (vec![2, 6, 10, 8], Window { kh: 3, kw: 2, sh: 3, sw: 2, pad: [0; 4] }),
+        (vec![1, 3, 81, 5], Window { kh: 3, kw: 2, sh: 3, sw: 2, pad: [0; 4] }),
+        (vec![2, 5, 7, 6], Window::square(3, 1, 1)),
+        (vec![4, 3, 24], Window::square(3, 1, 1)),
+        (vec![1, 7, 8, 3], Window::square(3, 2, 1)),
+    ];
+    for (shape, win) in pool_cases {
+        let x = seeded(shape.iter().product(), 42);
+        let want = out(c, c.avg_pool(&c.tensor(&x, &shape).unwrap(), win)).await;
+        let got = out(g, g.avg_pool(&g.tensor(&x, &shape).unwrap(), win)).await;
+        assert_close(&format!("avg_pool {shape:?} {win:?}"), &got, &want, 1e-6, 1e-6);
+    }
+
     let x = seeded(49 * 1280, 17);
     let want = out(c, c.mean_rows(&c.tensor(&x, &[49, 1280]).unwrap())).await;
     let got = out(g, g.mean_rows(&g.tensor(&x, &[49, 1280]).unwrap())).await;
@@ -239,6 +291,12 @@ pub fn shapes_are_checked_before_dispatch(g: &Gpu) {
     assert!(g.conse(&t(&[1, 4]), &rows, 2).is_err(), "probabilities for 4 classes, 3 rows");
     assert!(g.conse(&t(&[1, 3]), &rows, 17).is_err(), "more classes than the kernel keeps");
     assert!(g.mean_rows(&t(&[2, 0, 3])).is_err());
+    assert!(g.scale_channels(&t(&[2, 3, 3, 4]), &t(&[1, 4]), false).is_err(), "one scale row for two images");
+    assert!(g.upsample(&t(&[2, 2, 3]), 0).is_err());
+    assert!(g.concat(&[]).is_err());
+    assert!(g.concat(&[&t(&[2, 3, 4]), &t(&[3, 2, 4])]).is_err(), "leading axes differ");
+    assert!(g.depth_to_space(&t(&[2, 2, 6]), 2).is_err(), "6 channels are not 2·2·c");
+    assert!(g.avg_pool(&t(&[2, 2, 3]), Window::square(3, 1, 0)).is_err(), "a window larger than the image");
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

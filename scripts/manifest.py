@@ -4,7 +4,7 @@ and KB (.safetensors) file in DIR, and which models are the text and the image e
 widget checks each download against it and keys its offline copies by the sha256, so a changed
 file replaces the cached one.
 
-    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME] [--kb-text-model KB=NAME ...]
+    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME] [--ocr-model NAME] [--kb-text-model KB=NAME ...]
 
 --kb-text-model names the text model of a KB built with another one than --text-model (a
 multilingual KB: demo-kb-zh.safetensors=e5-small-q4-en-zh.gguf); the widget loads it for that KB.
@@ -28,11 +28,12 @@ def main():
     ap.add_argument("dir", type=pathlib.Path)
     ap.add_argument("--text-model")
     ap.add_argument("--image-model")
+    ap.add_argument("--ocr-model")
     ap.add_argument("--kb-text-model", action="append", default=[], metavar="KB=NAME")
     a = ap.parse_args()
     files = sorted(p for p in a.dir.iterdir() if p.suffix in (".gguf", ".safetensors") and p.is_file())
     manifest = {}
-    for role, name in (("text_model", a.text_model), ("image_model", a.image_model)):
+    for role, name in (("text_model", a.text_model), ("image_model", a.image_model), ("ocr_model", a.ocr_model)):
         if name:
             if not (a.dir / name).is_file():
                 raise SystemExit(f"{a.dir / name} does not exist")

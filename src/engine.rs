@@ -2,6 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::input::image::{self, preprocess, preprocess_rgba};
+use crate::input::ocr as ocr_input;
+use crate::kb::codes;
 use crate::input::text::check_question;
 use crate::kb::answer::{rank, PhotoScores};
 use crate::kb::format::I8Rows;
@@ -9,6 +11,7 @@ use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
 use crate::models::conse::TOP_T;
 use crate::models::efficientnet::{EfficientNet, ImageOutput};
+use crate::models::ocr::{Ocr, Reading};
 use crate::tensor::{now, top_k, Backend};
 use crate::weights::gguf::{short, Integrity};
 use crate::weights::ModelFile;
@@ -30,6 +33,7 @@ pub struct Engine<B: Backend> {
     backend: B,
     text: Bert<B>,
     image: Option<EfficientNet<B>>,
+    ocr: Option<Ocr<B>>,
     kb: Kb,
     /// The KB's vectors on the backend, for the search and ConSE.
     rows: KbRows<B>,
@@ -68,7 +72,7 @@ impl<B: Backend> Engine<B> {
         let kb = Kb::from_bytes(kb, text.config.hidden)?;
         check_fingerprint("text", Some(&kb.meta.text_model), &text.fingerprint)?;
         let rows = KbRows { units: upload(&backend, &kb.units)?, labels: upload(&backend, &kb.labels)?, photos: upload(&backend, &kb.photos)? };
-        Ok(Engine { backend, text, image: None, kb, rows, integrity })
+        Ok(Engine { backend, text, image: None, ocr: None, kb, rows, integrity })
     }
 
     /// Loads (or replaces) the image model.
@@ -83,6 +87,29 @@ impl<B: Backend> Engine<B> {
         }
         self.image = Some(image);
         Ok(())
+    }
+
+    /// Loads (or replaces) the OCR model: photos are then read too, and what they say joins
+    /// the question.
+    pub fn add_ocr_model(&mut self, bytes: &[u8]) -> Result<()> {
+        self.ocr = Some(Ocr::load(&self.backend, ModelFile::from_bytes_with(bytes, self.integrity)?)?);
+        Ok(())
+    }
+
+    /// Whether photos are read.
+    pub fn has_ocr_model(&self) -> bool {
+        self.ocr.is_some()
+    }
+
+    /// Reads the text in a photo.
+    pub fn read_photo(&self, photo: Photo) -> Result<Reading> {
+        now(self.read_photo_async(photo))
+    }
+
+    /// [`Engine::read_photo`], asynchronously.
+    pub async fn read_photo_async(&self, photo: Photo<'_>) -> Result<Reading> {
+        let ocr = self.ocr.as_ref().ok_or(Error::NoOcrModel)?;
+        ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await
     }
 
     /// The backend the engine runs on.
@@ -145,6 +172,21 @@ impl<B: Backend> Engine<B> {
         Ok((model, pixels))
     }
 
+    /// What a photo says, when an OCR model is loaded: the reading, and the text to embed
+    /// (`None` when nothing worth a text query was read).
+    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>)>> {
+        let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
+        let reading = ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await?;
+        let text = reading.text();
+        // One word (a brand on the casing) says less than the picture; a code or two words
+        // ("Card locked") is what a screen or label says.
+        let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
+        let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
+        let worth = !codes::extract(&text).is_empty() || words >= 2 || cjk >= 2;
+        let query = worth.then(|| text.chars().take(MAX_READ_CHARS).collect());
+        Ok(Some((reading, query)))
+    }
+
     /// [`Engine::ask`], asynchronously. Everything up to the KB scores runs on the backend:
     /// the encoders, L2 norms, softmax, ConSE and the int8 search; one read brings back the
     /// scores (and a photo's class probabilities), and the host ranks articles.
@@ -153,9 +195,19 @@ impl<B: Backend> Engine<B> {
         if q.is_none() && photo.is_none() {
             return Err(Error::EmptyQuestion);
         }
+        // The photo's text joins the typed question (or stands for it), and its codes are
+        // exact evidence.
+        let read = self.read_for_ask(photo).await?;
+        let read_query = read.as_ref().and_then(|(_, t)| t.clone());
+        let codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
+        let joined = match (q, read_query.as_deref()) {
+            (Some(q), Some(r)) => Some(format!("{q}\n{r}")),
+            (Some(q), None) => Some(q.to_string()),
+            (None, r) => r.map(str::to_string),
+        };
         let b = &self.backend;
         let mut reads = Vec::new();
-        if let Some(q) = q {
+        if let Some(q) = &joined {
             reads.push(b.scores(&self.rows.units, &self.text.encode_text(b, q, true)?)?);
         }
         let model = match photo {
@@ -174,12 +226,38 @@ impl<B: Backend> Engine<B> {
             None => None,
         };
         let mut got = b.read_many_async(&reads.iter().collect::<Vec<_>>()).await?.into_iter();
-        let text = if q.is_some() { got.next() } else { None };
+        let text = if joined.is_some() { got.next() } else { None };
         let photo = model.map(|model| {
             let (conse, probs, visual) = (got.next().unwrap_or_default(), got.next().unwrap_or_default(), got.next().unwrap_or_default());
             let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
             PhotoScores { conse, visual, labels }
         });
-        Ok(rank(&self.kb, text.as_deref(), photo))
+        // A photo whose text was read is answered by what it says, as a typed question is: the
+        // picture of a screen or a label is classified as a screen or a label, which says
+        // nothing about the product or the fault (its labels are still reported).
+        let (photo, labels) = match photo {
+            Some(p) if read_query.is_some() => (None, p.labels),
+            p => (p, vec![]),
+        };
+        let mut answer = rank(&self.kb, text.as_deref(), photo, &codes);
+        answer.read = read.map(|(r, _)| r);
+        if answer.labels.is_empty() {
+            answer.labels = labels;
+        }
+        Ok(answer)
+    }
+}
+
+/// At most this many characters of what a photo says go into the text query.
+const MAX_READ_CHARS: usize = 1000;
+
+/// A photo decoded to RGBA.
+fn decoded(photo: Photo) -> Result<::image::RgbaImage> {
+    match photo {
+        Photo::Encoded(bytes) => image::decode(bytes),
+        Photo::Rgba { data, width, height } => {
+            image::check_size(width, height)?;
+            ::image::RgbaImage::from_raw(width, height, data.to_vec()).ok_or_else(|| Error::ImageInvalid(format!("{} bytes for {width}x{height} RGBA", data.len())))
+        }
     }
 }

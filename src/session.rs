@@ -49,15 +49,19 @@ pub struct Session {
     text: Rc<[u8]>,
     kb: Rc<[u8]>,
     image: Option<Rc<[u8]>>,
+    ocr: Option<Rc<[u8]>>,
     integrity: Integrity,
     /// Why the session is on the CPU, where it is not by choice.
     pub fallback_reason: Option<String>,
 }
 
-fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>, integrity: Integrity) -> Result<Engine<B>> {
+fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>, ocr: Option<&[u8]>, integrity: Integrity) -> Result<Engine<B>> {
     let mut e = Engine::open(b, text, kb, integrity)?;
     if let Some(i) = image {
         e.add_image_model(i)?;
+    }
+    if let Some(o) = ocr {
+        e.add_ocr_model(o)?;
     }
     Ok(e)
 }
@@ -105,17 +109,17 @@ impl Session {
                 Ok(g) if choice == Choice::Auto && g.adapter().software => {
                     Err(Error::Gpu(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)))
                 }
-                Ok(g) => load(g, &text, &kb, image.as_deref(), integrity),
+                Ok(g) => load(g, &text, &kb, image.as_deref(), None, integrity),
                 Err(e) => Err(e),
             };
             match opened {
-                Ok(e) => return Ok(Session { active: Active::Gpu(e), text, kb, image, integrity, fallback_reason }),
+                Ok(e) => return Ok(Session { active: Active::Gpu(e), text, kb, image, ocr: None, integrity, fallback_reason }),
                 Err(e) if choice == Choice::Gpu || !gpu_failure(&e) => return Err(e),
                 Err(e) => fallback_reason = Some(e.to_string()),
             }
         }
-        let e = load(Cpu, &text, &kb, image.as_deref(), integrity)?;
-        Ok(Session { active: Active::Cpu(e), text, kb, image, integrity, fallback_reason })
+        let e = load(Cpu, &text, &kb, image.as_deref(), None, integrity)?;
+        Ok(Session { active: Active::Cpu(e), text, kb, image, ocr: None, integrity, fallback_reason })
     }
 
     /// Loads (or replaces) the image model on the current backend.
@@ -135,6 +139,38 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// Loads (or replaces) the OCR model on the current backend.
+    pub fn add_ocr_model(&mut self, bytes: &[u8]) -> Result<()> {
+        let added = match &mut self.active {
+            Active::Gpu(e) => e.add_ocr_model(bytes),
+            Active::Cpu(e) => e.add_ocr_model(bytes),
+        };
+        match added {
+            Err(e) if gpu_failure(&e) => {
+                self.ocr = Some(bytes.into());
+                self.fall_back(e)
+            }
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.ocr = Some(bytes.into());
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether photos are read.
+    pub fn has_ocr_model(&self) -> bool {
+        match &self.active {
+            Active::Gpu(e) => e.has_ocr_model(),
+            Active::Cpu(e) => e.has_ocr_model(),
+        }
+    }
+
+    /// What a photo says, with the same fallback as `ask`.
+    pub async fn read_photo(&mut self, photo: Photo<'_>) -> Result<crate::models::ocr::Reading> {
+        with_fallback!(self, e => e.read_photo_async(photo).await)
     }
 
     /// "gpu" or "cpu".
@@ -177,7 +213,7 @@ impl Session {
     /// Moves to the CPU for good, remembering why.
     fn fall_back(&mut self, why: Error) -> Result<()> {
         self.fallback_reason = Some(why.to_string());
-        self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref(), self.integrity)?);
+        self.active = Active::Cpu(load(Cpu, &self.text, &self.kb, self.image.as_deref(), self.ocr.as_deref(), self.integrity)?);
         Ok(())
     }
 

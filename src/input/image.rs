@@ -26,7 +26,7 @@ pub struct Preprocess {
     pub std: f32,
 }
 
-fn check_size(width: u32, height: u32) -> Result<()> {
+pub fn check_size(width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::ImageInvalid(format!("{width}x{height} has no pixels")));
     }

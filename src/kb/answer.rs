@@ -19,7 +19,9 @@
 
 use serde::Serialize;
 
+use super::codes;
 use super::format::Kb;
+use crate::models::ocr::Reading;
 use super::search::{max_per_article, scores, text_evidence};
 
 /// Weight of the photo score when a question is typed too.
@@ -50,6 +52,12 @@ pub struct Answer {
     pub answers: Vec<AnswerItem>,
     pub confident: bool,
     pub labels: Vec<Label>,
+    /// The text read in the photo, where an OCR model is loaded and the photo has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<Reading>,
+    /// Codes read in the photo (or typed) that name the top answers literally.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
 }
 
 /// A photo scored against the KB (by the backend: see `Engine::ask_async`).
@@ -64,12 +72,13 @@ pub struct PhotoScores {
 
 /// Answers a question vector with the KB search on the host.
 pub fn search(kb: &Kb, question: &[f32]) -> Answer {
-    rank(kb, Some(&scores(&kb.units, question)), None)
+    rank(kb, Some(&scores(&kb.units, question)), None, &[])
 }
 
 /// Ranks the KB's articles from the question's cosine with every KB text unit and/or a
-/// photo's scores.
-pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> Answer {
+/// photo's scores. Articles that name more of `codes` (typed or read: see `kb::codes`) come
+/// first, then by the scores: a code is exact evidence no embedding gives.
+pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>, codes: &[String]) -> Answer {
     let n = kb.meta.articles.len();
     let text = question.map(|q| max_per_article(q, &kb.unit_article, n));
     let photo_scores = photo.as_ref().map(|p| {
@@ -90,11 +99,19 @@ pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> An
         (Some(q), None) => text_evidence(q, &kb.unit_article, &kb.unit_kind, n),
         _ => score.clone(),
     };
+    let (named, used) = codes::matches(kb, codes);
     let mut order: Vec<usize> = (0..n).filter(|&a| key[a].is_finite()).collect();
-    order.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
+    order.sort_by(|&a, &b| named[b].cmp(&named[a]).then(key[b].total_cmp(&key[a])));
     order.truncate(TOP_ANSWERS);
     let threshold = if text.is_some() { kb.meta.thresholds.text } else { kb.meta.thresholds.photo };
-    let confident = order.first().is_some_and(|&a| score[a] >= threshold);
+    // Confident: above the threshold, or the only article naming the most codes read.
+    let sole_code_match = match order[..] {
+        [a, b, ..] => named[a] > named[b],
+        [a] => named[a] > 0,
+        [] => false,
+    };
+    let confident = order.first().is_some_and(|&a| score[a] >= threshold) || sole_code_match;
+    let used: Vec<String> = used.into_iter().filter(|c| order.iter().take(3).any(|&a| codes::names(kb, a, c))).collect();
     Answer {
         answers: order
             .into_iter()
@@ -105,6 +122,8 @@ pub fn rank(kb: &Kb, question: Option<&[f32]>, photo: Option<PhotoScores>) -> An
             .collect(),
         confident,
         labels: photo.map(|p| p.labels).unwrap_or_default(),
+        read: None,
+        codes: used,
     }
 }
 

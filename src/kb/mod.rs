@@ -1,6 +1,7 @@
 //! The knowledge base: authoring format (native), the KB file, search and answers.
 
 pub mod answer;
+pub mod codes;
 pub mod format;
 pub mod search;
 

@@ -107,6 +107,12 @@ enum Command {
         text_model: PathBuf,
         #[arg(long, default_value = DEFAULT_IMAGE)]
         image_model: PathBuf,
+        /// The OCR model that reads the text in photos.
+        #[arg(long, default_value = DEFAULT_OCR)]
+        ocr_model: PathBuf,
+        /// Answer photos by what they show only, without reading their text.
+        #[arg(long)]
+        no_ocr: bool,
         /// auto (a hardware GPU if one works, else the CPU), cpu, or gpu (any adapter, software included).
         #[arg(long, default_value = "auto")]
         backend: Choice,
@@ -289,10 +295,14 @@ fn engine<B: Backend>(backend: B, kb: &Path, text_model: &Path, image_model: &Pa
 }
 
 #[allow(clippy::too_many_arguments)]
-fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, backend: Choice, question: &[String]) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, ocr_model: &Path, no_ocr: bool, backend: Choice, question: &[String]) -> Result<()> {
     let mut session = Session::new(backend, &read(text_model)?, &read(kb)?, Some(&read(image_model)?))?;
     if let Some(why) = &session.fallback_reason {
         eprintln!("using the CPU: {why}");
+    }
+    if image.is_some() && !no_ocr {
+        session.add_ocr_model(&read(ocr_model)?)?;
     }
     let photo = image.map(read).transpose()?;
     let answer = session.ask(&question.join(" "), photo.as_deref().map(Photo::Encoded))?;
@@ -302,6 +312,12 @@ fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image
     }
     for l in &answer.labels {
         println!("looks like: {} ({:.0}%)", l.name, l.p * 100.0);
+    }
+    if let Some(r) = answer.read.as_ref().filter(|r| !r.lines.is_empty()) {
+        println!("reads: {}", r.text().replace('\n', " / "));
+    }
+    if !answer.codes.is_empty() {
+        println!("codes: {}", answer.codes.join(", "));
     }
     for a in &answer.answers {
         println!("{:.3}  {}  ({})", a.score, a.title, a.id);
@@ -479,8 +495,8 @@ fn main() -> Result<()> {
             };
             build_kb_cmd(&dir, &out, &text_model, &image_model)
         }
-        Command::Ask { kb, image, json, text_model, image_model, backend, question } => {
-            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, backend, &question)
+        Command::Ask { kb, image, json, text_model, image_model, ocr_model, no_ocr, backend, question } => {
+            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, &ocr_model, no_ocr, backend, &question)
         }
         Command::Ocr { image, ocr_model, json } => ocr_cmd(&image, &ocr_model, json),
         Command::Bench { kernels: true, peak_gflops, peak_gbps, .. } => kernel_bench::run(peak_gflops.zip(peak_gbps)),

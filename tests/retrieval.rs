@@ -26,6 +26,8 @@ struct P {
 fn engine() -> Engine<Cpu> {
     let mut e = Engine::new(Cpu, &read("models/minilm-int8.gguf"), &read("www/models/demo-kb.safetensors")).unwrap();
     e.add_image_model(&read("models/efficientnet-lite0-int8.gguf")).unwrap();
+    // As the widget ships: photos are read too (product photos must not lose by it).
+    e.add_ocr_model(&read("models/ppocrv5-int8.gguf")).unwrap();
     e
 }
 

@@ -7,6 +7,8 @@ import { decode, thumbnail } from './photo.js';
 
 let engine = null;
 let imageReady = null; // Promise: the image model is loaded (rejects when it cannot be)
+let ocrUrl = null; // the OCR model's URL, fetched on the first photo
+let ocrReady = null; // Promise: the OCR model is loaded, or failed (photos then go unread)
 
 function post(msg) { postMessage(msg); }
 
@@ -41,7 +43,8 @@ function enqueue(fn) {
 // models: the models' folder URL (its manifest.json names the text and image model); kb: the KB's URL.
 async function load({ models, kb, backend }) {
   await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
-  const { textModel, imageModel } = await modelUrls(models, kb);
+  const { textModel, imageModel, ocrModel } = await modelUrls(models, kb);
+  ocrUrl = ocrModel;
   const text = await stage('text', [textModel, kb]);
   // `true`: fetchVerified has checked every file's sha256 against manifest.json (WebCrypto), so
   // the engine need not hash the models again in wasm (about 200 ms of the cold start).
@@ -56,6 +59,24 @@ async function load({ models, kb, backend }) {
   return null;
 }
 
+// The OCR model, downloaded the first time a photo is attached or sent (with progress); when it
+// cannot be loaded, photos are answered by the picture alone and the page is told once.
+function loadOcr() {
+  if (!ocrReady) {
+    ocrReady = (async () => {
+      if (!ocrUrl || !engine) return false;
+      const ocr = await stage('ocr', [ocrUrl]);
+      await enqueue(() => engine.addOcrModel(ocr.files[0].bytes));
+      ready({ downloaded: ocr.downloaded });
+      return true;
+    })().catch((e) => {
+      post({ type: 'warning', code: 'reading-unavailable', message: String(e.message || e) });
+      return false;
+    });
+  }
+  return ocrReady;
+}
+
 async function ask({ question, photo }) {
   if (!engine) throw new Error('the assistant is still loading');
   if (!photo) return enqueue(async () => ({ answer: await answered(() => engine.ask(question)) }));
@@ -64,6 +85,7 @@ async function ask({ question, photo }) {
   const img = await decode(photo);
   const thumb = img ? await thumbnail(img).catch(() => null) : null;
   await imageReady; // the photo waits for the image model; typed questions do not
+  await loadOcr(); // and for the OCR model
   const answer = await enqueue(() => answered(() => (img
     ? engine.askWithPixels(question, img.pixels, img.width, img.height)
     : engine.askWithImageFile(question, bytes))));
@@ -88,6 +110,8 @@ function resources() {
 const handlers = {
   load,
   ask,
+  // The page attached a photo: start fetching the OCR model while the customer types.
+  'photo-attached': () => { loadOcr(); return null; },
   resources,
   // Tests: loses the WebGPU device as a driver reset would.
   'simulate-device-loss': () => enqueue(() => engine.simulateDeviceLoss()),

@@ -39,6 +39,8 @@ export class EngineClient extends EventTarget {
   ask(question, photo) { return this.request('ask', { question, photo: photo || null }); }
 
   resources() { return this.request('resources'); }
+  /** A photo was attached: the worker starts fetching the text-reading model. */
+  photoAttached() { return this.request('photo-attached'); }
 
   simulateDeviceLoss() { return this.request('simulate-device-loss'); }
 }

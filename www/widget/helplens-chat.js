@@ -293,6 +293,8 @@ class HelplensChat extends HTMLElement {
       this.previewName.textContent = this.t.photoAttached(file.name || 'photo');
       this.announce(this.previewName.textContent);
       this.input.focus();
+      // The text-reading model downloads now, while the customer types.
+      if (this.engine) this.engine.photoAttached().catch(() => {});
     } else {
       this.previewImg.removeAttribute('src');
       if (announce) { this.announce(this.t.photoRemoved); this.input.focus(); }

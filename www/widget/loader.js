@@ -65,6 +65,8 @@ export async function modelUrls(folder, kbUrl) {
   return {
     textModel: new URL(typeof own === 'string' ? own : name('text_model', 'minilm-int8.gguf'), folder).href,
     imageModel: new URL(name('image_model', 'efficientnet-lite0-int8.gguf'), folder).href,
+    // Absent from a manifest that names none: photos are then answered by the picture alone.
+    ocrModel: typeof manifest.ocr_model === 'string' ? new URL(manifest.ocr_model, folder).href : null,
   };
 }
 

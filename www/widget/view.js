@@ -110,7 +110,9 @@ function answerBody(ctx, msg) {
   const { t } = ctx;
   const { answers = [], confident, labels = [] } = msg.answer || {};
   const parts = [];
-  if (labels.length) parts.push(el('p', { class: 'looks-like', text: t.looksLike(labels.slice(0, 2).map((l) => l.name).join(', ')) }));
+  const read = msg.answer && msg.answer.read && Array.isArray(msg.answer.read.lines) ? msg.answer.read.lines.map((l) => l.text).join(' ') : '';
+  if (read) parts.push(el('p', { class: 'reads', text: t.reads(read) }));
+  else if (labels.length) parts.push(el('p', { class: 'looks-like', text: t.looksLike(labels.slice(0, 2).map((l) => l.name).join(', ')) }));
   if (confident && answers.length) {
     parts.push(card(ctx, answers[0]));
     const rest = answers.slice(1, 3);

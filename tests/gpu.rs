@@ -1,7 +1,10 @@
 //! The GPU backend against its oracle, the CPU backend: every op on seeded inputs, both whole
 //! encoders on the golden fixtures, and the held-out retrieval set. Natively these run on
-//! whatever adapter wgpu finds (lavapipe from `mesa-vulkan-drivers` on a machine without a GPU);
-//! with no adapter at all they print why and skip.
+//! whatever adapter wgpu finds (lavapipe from `mesa-vulkan-drivers` on a machine without a GPU).
+//! With no adapter at all they print why and skip, unless `HELPLENS_REQUIRE_GPU=1` (set by
+//! `./build.sh test`, which installs lavapipe) says there must be one. Where an adapter exists
+//! but the backend fails to open on it (no device, a kernel that does not compile, a failed
+//! self-test), they fail.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -20,7 +23,14 @@ fn gpu() -> Option<Gpu> {
     open(true)
 }
 
-/// The GPU with f16 matmul tiles where the device has shader-f16 (`f16`), or all f32.
+/// Whether this run must have a GPU adapter (`HELPLENS_REQUIRE_GPU=1`).
+fn gpu_required() -> bool {
+    std::env::var("HELPLENS_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The GPU with f16 matmul tiles where the device has shader-f16 (`f16`), or all f32; None
+/// (the test skips) only where there is no adapter at all and none is required. An adapter on
+/// which the backend does not open fails the test.
 fn open(f16: bool) -> Option<Gpu> {
     match Gpu::new_with(f16) {
         Ok(g) => {
@@ -28,9 +38,11 @@ fn open(f16: bool) -> Option<Gpu> {
             println!("GPU backend on {} ({}, {}), f16 tiles: {}", a.name, a.backend, a.driver, a.f16);
             Some(g)
         }
+        Err(e) if pollster::block_on(Gpu::adapter_exists()) => panic!("the GPU backend failed on an adapter that exists: {e}"),
+        Err(e) if gpu_required() => panic!("no GPU adapter, and HELPLENS_REQUIRE_GPU=1 requires one: {e}"),
         Err(e) => {
-            println!("SKIPPED: no GPU backend here: {e}");
-            eprintln!("SKIPPED: no GPU backend here: {e}");
+            println!("SKIPPED: no GPU adapter here: {e}");
+            eprintln!("SKIPPED: no GPU adapter here: {e}");
             None
         }
     }

@@ -1,6 +1,9 @@
 //! Browser tests (`wasm-pack test --headless --chrome`): the real int8 models and the demo KB,
 //! through the same `#[wasm_bindgen]` API the page uses, in real Chromium: on the CPU (wasm SIMD)
-//! and on WebGPU (SwiftShader in headless Chromium), which skips loudly where there is none.
+//! and on WebGPU (SwiftShader in headless Chromium). A WebGPU test skips loudly where the
+//! browser has no adapter at all, unless the tests were compiled with `HELPLENS_REQUIRE_GPU=1`
+//! (as `./build.sh test` does: both browsers it drives have software adapters); where an adapter
+//! exists but the backend fails on it, the test fails.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -86,7 +89,25 @@ async fn engine() -> HelplensEngine {
     engine_on("cpu").await.unwrap_or_else(|_| panic!("engine failed to load"))
 }
 
-/// The engine on WebGPU, or None with the reason printed where the browser has no adapter.
+/// Whether the browser must have a WebGPU adapter: `HELPLENS_REQUIRE_GPU=1` in the environment
+/// these tests were compiled in.
+fn gpu_required() -> bool {
+    option_env!("HELPLENS_REQUIRE_GPU") == Some("1")
+}
+
+/// After the GPU backend failed to open (`why`): fails the test where the browser has an
+/// adapter or one is required, else says why the test skips.
+async fn skip_without_adapter(why: &str) {
+    if Gpu::adapter_exists().await {
+        panic!("the WebGPU backend failed on an adapter that exists: {why}");
+    }
+    if gpu_required() {
+        panic!("no WebGPU adapter, and HELPLENS_REQUIRE_GPU=1 requires one: {why}");
+    }
+    log(&format!("SKIPPED: no WebGPU adapter in this browser: {why}"));
+}
+
+/// The engine on WebGPU, or None where the browser has no adapter (see `skip_without_adapter`).
 async fn gpu_engine() -> Option<HelplensEngine> {
     match engine_on("webgpu").await {
         Ok(e) => {
@@ -96,18 +117,19 @@ async fn gpu_engine() -> Option<HelplensEngine> {
             Some(e)
         }
         Err(e) => {
-            let why = JsValue::from(e).as_string().unwrap_or_else(|| "no WebGPU adapter".into());
-            log(&format!("SKIPPED: no WebGPU in this browser: {why}"));
+            let why = JsValue::from(e).as_string().unwrap_or_else(|| "the engine did not open on WebGPU".into());
+            skip_without_adapter(&why).await;
             None
         }
     }
 }
 
+/// The GPU backend, or None where the browser has no adapter (see `skip_without_adapter`).
 async fn gpu() -> Option<Gpu> {
     match Gpu::open().await {
         Ok(g) => Some(g),
         Err(e) => {
-            log(&format!("SKIPPED: no WebGPU in this browser: {e}"));
+            skip_without_adapter(&e.to_string()).await;
             None
         }
     }

@@ -342,6 +342,29 @@ impl Backend for Cpu {
         Ok(Tensor::from_vec(out, (n * oh * ow, cols), &Device::Cpu)?)
     }
 
+    fn conv2d(&self, x: &Tensor, w: &CpuMatrix, out: usize, win: Window, epi: impl Into<Epilogue>) -> Result<Tensor> {
+        let (n, h, wd, c) = bhwc(x, "conv2d")?;
+        let e = epi.into();
+        let Weights::Packed(p) = &w.w else {
+            // Not packed (outputs not a multiple of eight): through an im2col copy.
+            let (oh, ow) = win.out(h, wd)?;
+            let y = self.linear(&self.im2col(x, win)?, w, e)?;
+            return Ok(y.reshape((n, oh, ow, out))?);
+        };
+        if w.out_dim != out || w.in_dim != win.kh * win.kw * c {
+            return Err(Error::Shape { op: "conv2d", detail: format!("x {:?}, weights [{}, {}], {win:?}", x.dims(), w.out_dim, w.in_dim) });
+        }
+        let (oh, ow) = win.out(h, wd)?;
+        let mut y = Vec::with_capacity(n * oh * ow * out);
+        with_f32(x, |xs| -> Result<()> {
+            for img in xs.chunks_exact(h * wd * c) {
+                y.extend(p.conv(img, h, wd, c, win, &w.b, e)?);
+            }
+            Ok(())
+        })??;
+        Ok(Tensor::from_vec(y, (n, oh, ow, out), &Device::Cpu)?)
+    }
+
     fn scale_channels(&self, x: &Tensor, s: &Tensor, residual: bool) -> Result<Tensor> {
         let (n, h, wd, c) = bhwc(x, "scale_channels")?;
         if s.dims() != [n, c] {

@@ -7,7 +7,8 @@
 //! applied as the tile is stored. Sums run over the input channels in order.
 
 use super::epilogue;
-use crate::tensor::Epilogue;
+use crate::error::{Error, Result};
+use crate::tensor::{Epilogue, Window};
 #[cfg(test)]
 use crate::tensor::Activation;
 
@@ -84,6 +85,85 @@ impl Packed {
     }
 }
 
+impl Packed {
+    /// Dense convolution of one image `x [h, w, c]` over `win`, with the weights packed from
+    /// `[out, (ky, kx, c)]` (the im2col order): each tile of output pixels reads its patches
+    /// straight from the image (zeros in the padding) instead of from an im2col copy, which
+    /// for a 3×3 window is nine times the input. Sums run over taps, then channels, in order.
+    pub fn conv(&self, x: &[f32], h: usize, w: usize, c: usize, win: Window, bias: &[f32], a: Epilogue) -> Result<Vec<f32>> {
+        let (oh, ow) = win.out(h, w)?;
+        if x.len() != h * w * c || self.k != win.kh * win.kw * c || bias.len() != self.out {
+            return Err(Error::Shape { op: "conv", detail: format!("x {} for {h}x{w}x{c}, weights [{}, {}], {win:?}", x.len(), self.out, self.k) });
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return Ok(unsafe { self.conv_avx2(x, h, w, c, win, (oh, ow), bias, a) });
+        }
+        Ok(self.conv_any(x, h, w, c, win, (oh, ow), bias, a))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn conv_avx2(&self, x: &[f32], h: usize, w: usize, c: usize, win: Window, o: (usize, usize), bias: &[f32], a: Epilogue) -> Vec<f32> {
+        self.conv_any(x, h, w, c, win, o, bias, a)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn conv_any(&self, x: &[f32], h: usize, w: usize, c: usize, win: Window, (oh, ow): (usize, usize), bias: &[f32], a: Epilogue) -> Vec<f32> {
+        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+        let out = self.out;
+        let zeros = vec![0f32; c];
+        let mut y = vec![0f32; oh * ow * out];
+        // The input row of output pixel `ox` at tap (ky, kx) of output row `oy`.
+        let row = |oy: usize, ox: usize, ky: usize, kx: usize| -> &[f32] {
+            let (iy, ix) = ((oy * sh + ky) as isize - pt as isize, (ox * sw + kx) as isize - pl as isize);
+            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                &zeros
+            } else {
+                &x[(iy as usize * w + ix as usize) * c..][..c]
+            }
+        };
+        for oy in 0..oh {
+            for (b, wb) in self.w.chunks_exact(WIDTH * self.k).enumerate() {
+                let bias: &[f32; WIDTH] = bias[b * WIDTH..][..WIDTH].try_into().unwrap();
+                let mut ox = 0;
+                while ox < ow {
+                    let r = (ow - ox).min(TILE);
+                    let mut acc = [[0f32; WIDTH]; TILE];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let taps = &wb[(ky * kw + kx) * c * WIDTH..][..c * WIDTH];
+                            let rows: [&[f32]; TILE] = core::array::from_fn(|t| row(oy, ox + t.min(r - 1), ky, kx));
+                            for (i, w8) in taps.chunks_exact(WIDTH).enumerate() {
+                                let w8: &[f32; WIDTH] = w8.try_into().unwrap();
+                                for t in 0..TILE {
+                                    // SAFETY: every row holds `c` values and `i < c`.
+                                    let v = unsafe { *rows[t].get_unchecked(i) };
+                                    for j in 0..WIDTH {
+                                        acc[t][j] += v * w8[j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (t, acc) in acc.iter().enumerate().take(r) {
+                        let dst: &mut [f32; WIDTH] = (&mut y[(oy * ow + ox + t) * out + b * WIDTH..][..WIDTH]).try_into().unwrap();
+                        for j in 0..WIDTH {
+                            dst[j] = acc[j] + bias[j];
+                        }
+                        epilogue(dst, a);
+                    }
+                    ox += r;
+                }
+            }
+        }
+        y
+    }
+}
+
 /// Pixels `t..t+R` by the eight outputs of block `wb` (`[k][8]`), stored at column `o`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -153,5 +233,28 @@ mod tests {
             }
         }
         assert!(Packed::new(&[0.0; 12], 12, 1).is_none());
+    }
+
+    #[test]
+    fn direct_conv_is_im2col_then_matmul() {
+        use crate::tensor::Backend;
+        let cpu = crate::cpu::Cpu;
+        // Odd sizes, a tile remainder, every window kind, 16 outputs (two blocks).
+        let (h, w, c, out) = (7, 9, 5, 16);
+        let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 40.0).collect();
+        for win in [Window::square(3, 1, 1), Window::square(3, 2, 1), Window { kh: 1, kw: 3, sh: 1, sw: 1, pad: [0, 1, 0, 1] }, Window::tf_same(h, w, 5, 2)] {
+            let k = win.kh * win.kw * c;
+            let wt: Vec<f32> = (0..out * k).map(|i| ((i * 104729 % 31) as f32 - 15.0) / 30.0).collect();
+            let b: Vec<f32> = (0..out).map(|i| i as f32 / 10.0 - 0.5).collect();
+            let p = Packed::new(&wt, out, k).unwrap();
+            let e = Epilogue { act: Activation::HardSwish, scale: 0.5, shift: 0.1 };
+            let direct = p.conv(&x, h, w, c, win, &b, e).unwrap();
+            let cols = cpu.read(&cpu.im2col(&cpu.tensor(&x, &[h, w, c]).unwrap(), win).unwrap()).unwrap();
+            let via = p.matmul(&cols, cols.len() / k, &b, e);
+            assert_eq!(direct.len(), via.len());
+            for (i, (d, v)) in direct.iter().zip(&via).enumerate() {
+                assert!((d - v).abs() < 1e-5, "{win:?} [{i}] {d} vs {v}");
+            }
+        }
     }
 }

@@ -189,13 +189,10 @@ impl<B: Backend> ConvNet<B> {
         Ok(match op {
             Op::Conv { x, out, win, epi, .. } => {
                 let x = get(*x)?;
-                let [b, h, w, _] = dims4(x)?;
                 if win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1 && win.pad == [0; 4] {
                     per_pixel(x, *out, *epi)?
                 } else {
-                    let (oh, ow) = win.out(h, w)?;
-                    let y = be.linear(&be.im2col(x, *win)?, matrix()?, *epi)?;
-                    be.reshape(&y, &[b, oh, ow, *out])?
+                    be.conv2d(x, matrix()?, *out, *win, *epi)?
                 }
             }
             Op::Depthwise { x, win, epi, .. } => {

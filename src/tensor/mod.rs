@@ -192,6 +192,18 @@ pub trait Backend {
     /// `[b·oh·ow, kh·kw·c]` in (ky, kx, c) order, zeros in the padding, to be multiplied by a
     /// [`Backend::linear`].
     fn im2col(&self, x: &Self::Tensor, win: Window) -> Result<Self::Tensor>;
+    /// Dense convolution `x [b, h, w, c]` → `[b, oh, ow, out]` with a matrix `[out, kh·kw·c]`
+    /// in im2col order: by default [`Backend::im2col`] then [`Backend::linear`]; a backend may
+    /// read the patches in place instead.
+    fn conv2d(&self, x: &Self::Tensor, w: &Self::Matrix, out: usize, win: Window, epi: impl Into<Epilogue>) -> Result<Self::Tensor> {
+        let (b, h, wd) = match self.dims(x)[..] {
+            [b, h, w, _] => (b, h, w),
+            ref d => return Err(Error::Shape { op: "conv2d", detail: format!("expected [b, h, w, c], got {d:?}") }),
+        };
+        let (oh, ow) = win.out(h, wd)?;
+        let y = self.linear(&self.im2col(x, win)?, w, epi)?;
+        self.reshape(&y, &[b, oh, ow, out])
+    }
     /// Squeeze-excitation's rescaling: every pixel of `x [b, h, w, c]` times its image's
     /// channel weights `s [b, c]`, plus `x` again when `residual`.
     fn scale_channels(&self, x: &Self::Tensor, s: &Self::Tensor, residual: bool) -> Result<Self::Tensor>;

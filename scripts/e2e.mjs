@@ -150,6 +150,7 @@ function widget(page) {
       messages: [...root.querySelectorAll('.messages > li')].map((li) => ({
         kind: li.dataset.kind, top: li.dataset.top || '', confident: li.dataset.confident, text: li.textContent,
         looksLike: li.querySelector('.looks-like')?.textContent || '',
+        reads: li.querySelector('.reads')?.textContent || '',
       })),
     };
   });
@@ -357,6 +358,13 @@ try {
   const hint = await attachByDrop(page, photo('desk-phone-1.jpg', 'image/jpeg'));
   m = await sendAttached(page, before);
   check(hint && m.top === 'desk-phone-setup', `photo by drag and drop (drop hint shown: ${hint}) → ${m.top}; "${m.looksLike}"`);
+
+  // A photographed error screen is answered by what it says, and the page shows what it read.
+  before = await answeredCount(page);
+  const tRead = Date.now();
+  await attachByPicker(page, 'www/demo/printer-error.jpg');
+  m = await sendAttached(page, before);
+  check(m.top === 'printer-paper-jam' && /Reads: .*P01.*Paper jam/i.test(m.reads), `a photographed printer error screen → ${m.top}; "${m.reads}" (${Date.now() - tRead} ms)`);
 
   // Bad input: a clear message in the chat, and the widget keeps working.
   let n = (await widget(page)).messages.length;

@@ -172,10 +172,9 @@ impl<B: Backend> Engine<B> {
         Ok((model, pixels))
     }
 
-    /// What a photo says, when an OCR model is loaded: the reading, the text to embed (`None`
-    /// when nothing was read), and whether that text is the whole of the evidence (a code or
-    /// three words and more: what a screen or label says) rather than a word or two read on a
-    /// product's casing, which joins the picture's evidence.
+    /// What a photo says, when an OCR model is loaded: the reading, and the text to answer by
+    /// (`None` unless it reads a code or three words and more: what a screen or label says;
+    /// a word or two is a brand on a product's casing, and the picture says more).
     async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>, bool)>> {
         let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
         let reading = ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await?;
@@ -183,7 +182,7 @@ impl<B: Backend> Engine<B> {
         let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
         let screen = !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
-        let query = (words + cjk > 0).then(|| text.chars().take(MAX_READ_CHARS).collect());
+        let query = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
         Ok(Some((reading, query, screen)))
     }
 
@@ -235,8 +234,7 @@ impl<B: Backend> Engine<B> {
         });
         // A photo of a screen or label is answered by what it says, as a typed question is:
         // the picture is classified as a screen or a label, which says nothing about the
-        // product or the fault (its labels are still reported). A word or two read on a
-        // product joins the picture's evidence as a typed question does.
+        // product or the fault (its labels are still reported).
         let (photo, labels) = match photo {
             Some(p) if screen => (None, p.labels),
             p => (p, vec![]),

@@ -149,13 +149,10 @@ fn e5_timing() {
 }
 
 /// The GPU backend (Q4_0 matrices kept at 4 bits, the Q4 kernels) on a few fixtures; skipped,
-/// saying so, where no adapter opens.
+/// saying so, only where no adapter exists (see `common::open_gpu`).
 #[test]
 fn e5_on_the_gpu_backend() {
-    let gpu = match helplens::gpu::Gpu::new() {
-        Ok(g) => g,
-        Err(e) => return println!("SKIPPED: no GPU backend here: {e}"),
-    };
+    let Some(gpu) = common::open_gpu(true) else { return };
     println!("GPU: {}", gpu.adapter().name);
     let model = Bert::load(&gpu, ModelFile::from_bytes(&read("models/e5-small-q4.gguf")).unwrap()).unwrap();
     let g = golden();

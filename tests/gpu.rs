@@ -15,6 +15,7 @@ use common::{read, root};
 use helplens::cpu::Cpu;
 use helplens::gpu::Gpu;
 use helplens::models::bert::Bert;
+use helplens::models::ocr::Ocr;
 use helplens::tensor::Backend;
 use helplens::weights::ModelFile;
 use helplens::{Engine, Photo};
@@ -23,29 +24,10 @@ fn gpu() -> Option<Gpu> {
     open(true)
 }
 
-/// Whether this run must have a GPU adapter (`HELPLENS_REQUIRE_GPU=1`).
-fn gpu_required() -> bool {
-    std::env::var("HELPLENS_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
-/// The GPU with f16 matmul tiles where the device has shader-f16 (`f16`), or all f32; None
-/// (the test skips) only where there is no adapter at all and none is required. An adapter on
-/// which the backend does not open fails the test.
+/// The GPU with f16 matmul tiles where the device has shader-f16 (`f16`), or all f32 (see
+/// `common::open_gpu` for when a test skips).
 fn open(f16: bool) -> Option<Gpu> {
-    match Gpu::new_with(f16) {
-        Ok(g) => {
-            let a = g.adapter();
-            println!("GPU backend on {} ({}, {}), f16 tiles: {}", a.name, a.backend, a.driver, a.f16);
-            Some(g)
-        }
-        Err(e) if pollster::block_on(Gpu::adapter_exists()) => panic!("the GPU backend failed on an adapter that exists: {e}"),
-        Err(e) if gpu_required() => panic!("no GPU adapter, and HELPLENS_REQUIRE_GPU=1 requires one: {e}"),
-        Err(e) => {
-            println!("SKIPPED: no GPU adapter here: {e}");
-            eprintln!("SKIPPED: no GPU adapter here: {e}");
-            None
-        }
-    }
+    common::open_gpu(f16)
 }
 
 #[test]
@@ -145,4 +127,25 @@ fn a_lost_device_mid_session_still_gets_the_answer_from_the_cpu() {
     assert_eq!(after, cpu, "the answer after the loss is the CPU's");
     // Photos too, on the CPU now.
     assert!(s.ask("", Some(Photo::Encoded(&read("tests/heldout/photos/camera-1.jpg")))).is_ok());
+}
+
+/// The OCR model on the GPU reads the golden screen images as the CPU does (its convolutions,
+/// squeeze-excitation, upsampling, transposed convolutions, attention), same lines and text.
+#[test]
+fn ocr_reads_like_the_cpu() {
+    // f32 matmul tiles. The maps within 1e-2: sums in another order through some 90 layers
+    // (once, with the other GPU tests running beside it on lavapipe, 4.4e-3 at one pixel).
+    let Some(g) = open(false) else { return };
+    let bytes = read("models/ppocrv5-int8.gguf");
+    let (on_gpu, on_cpu) = (Ocr::load(&g, ModelFile::from_bytes(&bytes).unwrap()).unwrap(), Ocr::load(&Cpu, ModelFile::from_bytes(&bytes).unwrap()).unwrap());
+    for f in ["lcd_e03.png", "label_kv_p210.png", "screen_zh.png"] {
+        let img = helplens::input::ocr::rgb(&helplens::input::image::decode(&read(&format!("tests/golden/ocr/images/{f}"))).unwrap());
+        let (mg, ..) = pollster::block_on(on_gpu.probability_map(&g, &img)).unwrap();
+        let (mc, ..) = pollster::block_on(on_cpu.probability_map(&Cpu, &img)).unwrap();
+        parity::assert_close(&format!("OCR detector map {f}"), &mg, &mc, 1e-2, 0.0);
+        let text = |r: helplens::models::ocr::Reading| r.lines.into_iter().map(|l| l.text).collect::<Vec<_>>();
+        let (tg, tc) = (text(pollster::block_on(on_gpu.read(&g, &img)).unwrap()), text(pollster::block_on(on_cpu.read(&Cpu, &img)).unwrap()));
+        println!("{f}: GPU {tg:?}");
+        assert_eq!(tg, tc, "{f}: lines read on the GPU and the CPU");
+    }
 }

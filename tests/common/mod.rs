@@ -31,6 +31,33 @@ pub fn efficientnet(precision: &str) -> EfficientNet<Cpu> {
     EfficientNet::load(&Cpu, ModelFile::from_bytes(&read(&format!("models/efficientnet-lite0-{precision}.gguf"))).unwrap()).unwrap()
 }
 
+/// Whether this run must have a GPU adapter (`HELPLENS_REQUIRE_GPU=1`, as `./build.sh test`
+/// sets it).
+pub fn gpu_required() -> bool {
+    std::env::var("HELPLENS_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The GPU backend (f16 matmul tiles where the device has shader-f16 and `f16`); None (the
+/// test skips, saying why) only where there is no adapter at all and none is required. An
+/// adapter on which the backend does not open fails the test.
+pub fn open_gpu(f16: bool) -> Option<helplens::gpu::Gpu> {
+    use helplens::gpu::Gpu;
+    match Gpu::new_with(f16) {
+        Ok(g) => {
+            let a = g.adapter();
+            println!("GPU backend on {} ({}, {}), f16 tiles: {}", a.name, a.backend, a.driver, a.f16);
+            Some(g)
+        }
+        Err(e) if pollster::block_on(Gpu::adapter_exists()) => panic!("the GPU backend failed on an adapter that exists: {e}"),
+        Err(e) if gpu_required() => panic!("no GPU adapter, and HELPLENS_REQUIRE_GPU=1 requires one: {e}"),
+        Err(e) => {
+            println!("SKIPPED: no GPU adapter here: {e}");
+            eprintln!("SKIPPED: no GPU adapter here: {e}");
+            None
+        }
+    }
+}
+
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();

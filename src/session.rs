@@ -43,6 +43,13 @@ enum Active {
     Cpu(Engine<Cpu>),
 }
 
+/// The models that may follow the text model.
+#[derive(Debug, Clone, Copy)]
+enum Model {
+    Image,
+    Ocr,
+}
+
 /// Models and KB on the chosen backend, with the bytes kept to rebuild on the CPU.
 pub struct Session {
     active: Active,
@@ -124,39 +131,32 @@ impl Session {
 
     /// Loads (or replaces) the image model on the current backend.
     pub fn add_image_model(&mut self, bytes: &[u8]) -> Result<()> {
-        let added = match &mut self.active {
-            Active::Gpu(e) => e.add_image_model(bytes),
-            Active::Cpu(e) => e.add_image_model(bytes),
-        };
-        match added {
-            Err(e) if gpu_failure(&e) => {
-                self.image = Some(bytes.into());
-                self.fall_back(e)
-            }
-            Err(e) => Err(e),
-            Ok(()) => {
-                self.image = Some(bytes.into());
-                Ok(())
-            }
-        }
+        self.add_model(bytes, Model::Image)
     }
 
     /// Loads (or replaces) the OCR model on the current backend.
     pub fn add_ocr_model(&mut self, bytes: &[u8]) -> Result<()> {
-        let added = match &mut self.active {
-            Active::Gpu(e) => e.add_ocr_model(bytes),
-            Active::Cpu(e) => e.add_ocr_model(bytes),
+        self.add_model(bytes, Model::Ocr)
+    }
+
+    /// Adds a model to the active engine and keeps its bytes for a rebuild on the CPU; a GPU
+    /// failure moves the session there (with the model).
+    fn add_model(&mut self, bytes: &[u8], which: Model) -> Result<()> {
+        let added = match (&mut self.active, which) {
+            (Active::Gpu(e), Model::Image) => e.add_image_model(bytes),
+            (Active::Cpu(e), Model::Image) => e.add_image_model(bytes),
+            (Active::Gpu(e), Model::Ocr) => e.add_ocr_model(bytes),
+            (Active::Cpu(e), Model::Ocr) => e.add_ocr_model(bytes),
         };
+        if added.as_ref().map_or_else(gpu_failure, |_| true) {
+            *match which {
+                Model::Image => &mut self.image,
+                Model::Ocr => &mut self.ocr,
+            } = Some(bytes.into());
+        }
         match added {
-            Err(e) if gpu_failure(&e) => {
-                self.ocr = Some(bytes.into());
-                self.fall_back(e)
-            }
-            Err(e) => Err(e),
-            Ok(()) => {
-                self.ocr = Some(bytes.into());
-                Ok(())
-            }
+            Err(e) if gpu_failure(&e) => self.fall_back(e),
+            other => other,
         }
     }
 

@@ -187,6 +187,19 @@ impl<'g> Lowering<'g> {
         self.g.constant(other).map(Const::floats)
     }
 
+    /// The `o` output channels of a Conv/ConvTranspose node: unit scale, its bias (input 2) or
+    /// zeros.
+    fn channels(&self, n: &Node, o: usize) -> Result<Channels> {
+        let bias = match n.inputs.get(2) {
+            Some(b) if !b.is_empty() => self.g.constant(b).ok_or_else(|| err(n, "bias must be constant"))?.floats(),
+            _ => vec![0.0; o],
+        };
+        if bias.len() != o {
+            return Err(err(n, format!("{} bias values for {o} channels", bias.len())));
+        }
+        Ok(Channels { scale: vec![1.0; o], bias })
+    }
+
     fn weight(&mut self, name: String, data: &[f32], rows: usize, cols: usize) -> Result<()> {
         // Matrices narrower than a Q8_0 block (the 27-input stem, 3x3 depthwise kernels) and
         // vectors stay f32: padding them to 32 would cost more than it saves.
@@ -373,11 +386,7 @@ impl<'g> Lowering<'g> {
             return Err(err(n, "kernel_shape does not match the weights"));
         }
         let group = n.int("group", 1) as usize;
-        let bias = match n.inputs.get(2) {
-            Some(b) if !b.is_empty() => self.g.constant(b).ok_or_else(|| err(n, "bias must be constant"))?.floats(),
-            _ => vec![0.0; o],
-        };
-        let mut ch = Channels { scale: vec![1.0; o], bias };
+        let mut ch = self.channels(n, o)?;
         let (epi, last) = self.absorb(&n.outputs[0], &mut ch)?;
         let wf = w.floats();
         let taps = kh * kw;
@@ -420,11 +429,7 @@ impl<'g> Lowering<'g> {
         if layout != Layout::Nchw || kh != kw || strides != [kh as i64, kw as i64] || pads.iter().any(|&p| p != 0) || n.int("group", 1) != 1 || !n.ints("output_padding", &[]).iter().all(|&p| p == 0) {
             return Err(err(n, "only kernel = stride transposed convolutions without padding are supported"));
         }
-        let bias = match n.inputs.get(2) {
-            Some(b) if !b.is_empty() => self.g.constant(b).ok_or_else(|| err(n, "bias must be constant"))?.floats(),
-            _ => vec![0.0; o],
-        };
-        let mut ch = Channels { scale: vec![1.0; o], bias };
+        let mut ch = self.channels(n, o)?;
         let (epi, last) = self.absorb(&n.outputs[0], &mut ch)?;
         let wf = w.floats();
         let k = kh;

@@ -365,6 +365,12 @@ try {
   await attachByPicker(page, 'www/demo/printer-error.jpg');
   m = await sendAttached(page, before);
   check(m.top === 'printer-paper-jam' && /Reads: .*P01.*Paper jam/i.test(m.reads), `a photographed printer error screen → ${m.top}; "${m.reads}" (${Date.now() - tRead} ms)`);
+  // The text read can be corrected and asked again.
+  await page.click('helplens-chat .messages > li:last-child .edit-read');
+  const typed = await page.evaluate(() => document.querySelector('helplens-chat').shadowRoot.querySelector('textarea').value);
+  check(/P01 Paper jam/.test(typed), `"Correct and ask" puts the text read into the question box: "${typed}"`);
+  m = await askText(page, typed.replace('Check cassette', 'check the paper cassette'));
+  check(m.top === 'printer-paper-jam', `the corrected text asked again → ${m.top}`);
 
   // Bad input: a clear message in the chat, and the widget keeps working.
   let n = (await widget(page)).messages.length;

@@ -120,7 +120,7 @@ class HelplensChat extends HTMLElement {
       const email = contactAttr.replace(/^mailto:/i, '');
       contact = /^[^\s:/]+@[^\s/]+$/.test(email) ? { email } : { url: contactAttr };
     }
-    return { t: this.t, articles: this.articles, contact, imageBase: this.imageBase, onFeedback: (m, v) => this.feedback(m, v) };
+    return { t: this.t, articles: this.articles, contact, imageBase: this.imageBase, onFeedback: (m, v) => this.feedback(m, v), onEditRead: (text) => this.editRead(text) };
   }
 
   // ---- open / close ------------------------------------------------------------------------
@@ -274,6 +274,13 @@ class HelplensChat extends HTMLElement {
 
   scrollToEnd() {
     requestAnimationFrame(() => { this.log.scrollTop = this.log.scrollHeight; });
+  }
+
+  /** Puts the text read in a photo into the question box, to be corrected and asked again. */
+  editRead(text) {
+    this.input.value = text;
+    this.input.focus();
+    this.input.setSelectionRange(text.length, text.length);
   }
 
   setPhoto(file, announce = false) {

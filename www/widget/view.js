@@ -111,7 +111,11 @@ function answerBody(ctx, msg) {
   const { answers = [], confident, labels = [] } = msg.answer || {};
   const parts = [];
   const read = msg.answer && msg.answer.read && Array.isArray(msg.answer.read.lines) ? msg.answer.read.lines.map((l) => l.text).join(' ') : '';
-  if (read) parts.push(el('p', { class: 'reads', text: t.reads(read) }));
+  if (read) {
+    // The customer can correct what was read and ask again with the text alone.
+    const fix = ctx.onEditRead ? el('button', { type: 'button', class: 'chip edit-read', onclick: () => ctx.onEditRead(read) }, t.editRead) : null;
+    parts.push(el('p', { class: 'reads', text: t.reads(read) }, ...(fix ? [' ', fix] : [])));
+  }
   else if (labels.length) parts.push(el('p', { class: 'looks-like', text: t.looksLike(labels.slice(0, 2).map((l) => l.name).join(', ')) }));
   if (confident && answers.length) {
     parts.push(card(ctx, answers[0]));

@@ -101,17 +101,6 @@ impl<B: Backend> Engine<B> {
         self.ocr.is_some()
     }
 
-    /// Reads the text in a photo.
-    pub fn read_photo(&self, photo: Photo) -> Result<Reading> {
-        now(self.read_photo_async(photo))
-    }
-
-    /// [`Engine::read_photo`], asynchronously.
-    pub async fn read_photo_async(&self, photo: Photo<'_>) -> Result<Reading> {
-        let ocr = self.ocr.as_ref().ok_or(Error::NoOcrModel)?;
-        ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await
-    }
-
     /// The backend the engine runs on.
     pub fn backend(&self) -> &B {
         &self.backend
@@ -175,7 +164,7 @@ impl<B: Backend> Engine<B> {
     /// What a photo says, when an OCR model is loaded: the reading, and the text to answer by
     /// (`None` unless it reads a code or three words and more: what a screen or label says;
     /// a word or two is a brand on a product's casing, and the picture says more).
-    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>, bool)>> {
+    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>)>> {
         let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
         let reading = ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await?;
         let text = reading.text();
@@ -183,7 +172,7 @@ impl<B: Backend> Engine<B> {
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
         let screen = !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
         let query = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
-        Ok(Some((reading, query, screen)))
+        Ok(Some((reading, query)))
     }
 
     /// [`Engine::ask`], asynchronously. Everything up to the KB scores runs on the backend:
@@ -197,8 +186,7 @@ impl<B: Backend> Engine<B> {
         // The photo's text joins the typed question (or stands for it), and its codes are
         // exact evidence.
         let read = self.read_for_ask(photo).await?;
-        let read_query = read.as_ref().and_then(|(_, t, _)| t.clone());
-        let screen = read.as_ref().is_some_and(|(_, _, s)| *s);
+        let read_query = read.as_ref().and_then(|(_, t)| t.clone());
         let codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
         let joined = match (q, read_query.as_deref()) {
             (Some(q), Some(r)) => Some(format!("{q}\n{r}")),
@@ -236,11 +224,11 @@ impl<B: Backend> Engine<B> {
         // the picture is classified as a screen or a label, which says nothing about the
         // product or the fault (its labels are still reported).
         let (photo, labels) = match photo {
-            Some(p) if screen => (None, p.labels),
+            Some(p) if read_query.is_some() => (None, p.labels),
             p => (p, vec![]),
         };
         let mut answer = rank(&self.kb, text.as_deref(), photo, &codes);
-        answer.read = read.map(|(r, _, _)| r);
+        answer.read = read.map(|(r, _)| r);
         if answer.labels.is_empty() {
             answer.labels = labels;
         }

@@ -37,9 +37,6 @@ pub enum Error {
     /// The photo was given but no image model is loaded.
     #[error("no image model is loaded, photos cannot be answered")]
     NoImageModel,
-    /// A photo was to be read but no OCR model is loaded.
-    #[error("no OCR model is loaded, the text in photos cannot be read")]
-    NoOcrModel,
     /// A shape did not match what an op expects (a bug or a corrupt model).
     #[error("shape mismatch in {op}: {detail}")]
     Shape { op: &'static str, detail: String },

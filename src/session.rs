@@ -168,11 +168,6 @@ impl Session {
         }
     }
 
-    /// What a photo says, with the same fallback as `ask`.
-    pub async fn read_photo(&mut self, photo: Photo<'_>) -> Result<crate::models::ocr::Reading> {
-        with_fallback!(self, e => e.read_photo_async(photo).await)
-    }
-
     /// "gpu" or "cpu".
     pub fn backend_name(&self) -> &'static str {
         match &self.active {

@@ -5,7 +5,7 @@ use crate::input::image::{self, preprocess, preprocess_rgba};
 use crate::input::ocr as ocr_input;
 use crate::kb::codes;
 use crate::input::text::check_question;
-use crate::kb::answer::{rank, PhotoScores};
+use crate::kb::answer::{rank, PhotoScores, TextFrom};
 use crate::kb::format::I8Rows;
 use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
@@ -227,7 +227,8 @@ impl<B: Backend> Engine<B> {
             Some(p) if read_query.is_some() => (None, p.labels),
             p => (p, vec![]),
         };
-        let mut answer = rank(&self.kb, text.as_deref(), photo, &codes);
+        let from = if q.is_some() { TextFrom::Asked } else { TextFrom::Read };
+        let mut answer = rank(&self.kb, text.as_deref().map(|t| (t, from)), photo, &codes);
         answer.read = read.map(|(r, _)| r);
         if answer.labels.is_empty() {
             answer.labels = labels;

@@ -23,6 +23,9 @@ use pointwise::Packed;
 use q8::Q8Matrix;
 
 /// How a matrix is multiplied.
+/// Convolutions over fewer input channels go through an im2col copy.
+const SMALL_CONV_CHANNELS: usize = 8;
+
 enum Weights {
     /// f32 packed eight outputs wide: many rows at once (feature maps).
     Packed(Packed),
@@ -345,11 +348,15 @@ impl Backend for Cpu {
     fn conv2d(&self, x: &Tensor, w: &CpuMatrix, out: usize, win: Window, epi: impl Into<Epilogue>) -> Result<Tensor> {
         let (n, h, wd, c) = bhwc(x, "conv2d")?;
         let e = epi.into();
-        let Weights::Packed(p) = &w.w else {
-            // Not packed (outputs not a multiple of eight): through an im2col copy.
-            let (oh, ow) = win.out(h, wd)?;
-            let y = self.linear(&self.im2col(x, win)?, w, e)?;
-            return Ok(y.reshape((n, oh, ow, out))?);
+        let p = match &w.w {
+            Weights::Packed(p) if c >= SMALL_CONV_CHANNELS => p,
+            // Not packed (outputs not a multiple of eight), or so few input channels (an RGB
+            // stem) that the in-place loop over them is mostly overhead: through an im2col copy.
+            _ => {
+                let (oh, ow) = win.out(h, wd)?;
+                let y = self.linear(&self.im2col(x, win)?, w, e)?;
+                return Ok(y.reshape((n, oh, ow, out))?);
+            }
         };
         if w.out_dim != out || w.in_dim != win.kh * win.kw * c {
             return Err(Error::Shape { op: "conv2d", detail: format!("x {:?}, weights [{}, {}], {win:?}", x.dims(), w.out_dim, w.in_dim) });
@@ -468,11 +475,23 @@ impl Backend for Cpu {
     }
 
     fn mean_rows(&self, x: &Tensor) -> Result<Tensor> {
-        match x.dims() {
-            [n, _] if *n > 0 => Ok(x.mean_keepdim(0)?),
-            [_, n, _] if *n > 0 => Ok(x.mean(1)?),
-            d => Err(Error::Shape { op: "mean_rows", detail: format!("expected [n, c] or [b, n, c] with n > 0, got {d:?}") }),
-        }
+        let (b, n, c) = match *x.dims() {
+            [n, c] if n > 0 => (1, n, c),
+            [b, n, c] if n > 0 => (b, n, c),
+            ref d => return Err(Error::Shape { op: "mean_rows", detail: format!("expected [n, c] or [b, n, c] with n > 0, got {d:?}") }),
+        };
+        // Row by row in order: contiguous reads (a reduction over the middle axis strides).
+        let mut out = vec![0f32; b * c];
+        with_f32(x, |xs| {
+            for (img, acc) in xs.chunks_exact(n * c).zip(out.chunks_exact_mut(c)) {
+                for row in img.chunks_exact(c) {
+                    acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                }
+                acc.iter_mut().for_each(|a| *a /= n as f32);
+            }
+        })?;
+        let dims: &[usize] = if x.rank() == 2 { &[1, c] } else { &[b, c] };
+        Ok(Tensor::from_vec(out, dims, &Device::Cpu)?)
     }
 
     fn l2_normalize(&self, x: &Tensor) -> Result<Tensor> {

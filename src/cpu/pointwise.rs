@@ -137,16 +137,7 @@ impl Packed {
                         for kx in 0..kw {
                             let taps = &wb[(ky * kw + kx) * c * WIDTH..][..c * WIDTH];
                             let rows: [&[f32]; TILE] = core::array::from_fn(|t| row(oy, ox + t.min(r - 1), ky, kx));
-                            for (i, w8) in taps.chunks_exact(WIDTH).enumerate() {
-                                let w8: &[f32; WIDTH] = w8.try_into().unwrap();
-                                for t in 0..TILE {
-                                    // SAFETY: every row holds `c` values and `i < c`.
-                                    let v = unsafe { *rows[t].get_unchecked(i) };
-                                    for j in 0..WIDTH {
-                                        acc[t][j] += v * w8[j];
-                                    }
-                                }
-                            }
+                            accumulate(rows, taps, &mut acc);
                         }
                     }
                     for (t, acc) in acc.iter().enumerate().take(r) {
@@ -162,6 +153,25 @@ impl Packed {
         }
         y
     }
+}
+
+/// `acc[t] += rows[t] · taps` for each of the `TILE` pixels, `taps` holding eight weights per
+/// input channel. The sums are copied into locals for the loop: kept in an array indexed by a
+/// loop variable they would live on the stack and be loaded and stored at every step.
+#[inline(always)]
+fn accumulate(rows: [&[f32]; TILE], taps: &[f32], acc: &mut [[f32; WIDTH]; TILE]) {
+    let [mut a0, mut a1, mut a2, mut a3] = *acc;
+    let [r0, r1, r2, r3] = rows;
+    for ((((w8, v0), v1), v2), v3) in taps.chunks_exact(WIDTH).zip(r0).zip(r1).zip(r2).zip(r3) {
+        let w8: &[f32; WIDTH] = w8.try_into().unwrap();
+        for j in 0..WIDTH {
+            a0[j] += v0 * w8[j];
+            a1[j] += v1 * w8[j];
+            a2[j] += v2 * w8[j];
+            a3[j] += v3 * w8[j];
+        }
+    }
+    *acc = [a0, a1, a2, a3];
 }
 
 /// Pixels `t..t+R` by the eight outputs of block `wb` (`[k][8]`), stored at column `o`.

@@ -1341,12 +1341,73 @@ SCENES = [
 ]
 
 
+# A development set: other screens of the same products, other messages, other conditions.
+# Made on demand into a directory outside the repository (`--only dev --out DIR`) and used to
+# choose the engine's OCR settings (the detector's input size); the held-out photos above are
+# never used for that.
+DEV_SCENES = [
+    S("dev-printer-p03.jpg", "en", "printer-paper-jam", "lcd",
+      "Scriba P40\nP03 Paper jam\nOpen the front cover and\nremove the jammed sheet.",
+      face_colour_lcd, ["tilt", "low-light"], header=(40, 120, 60), font="lib-sans", font_bold="lib-sans-bold", bg="wood"),
+    S("dev-printer-ink-low.jpg", "en", "printer-print-quality", "lcd",
+      "Ink low\nCyan (C40) is almost empty.\nReplace it soon.",
+      face_colour_lcd, ["blur", "glare"], size=SMALL, bg="desk"),
+    S("dev-printer-wifi-dialog.jpg", "en", "printer-wifi-printing", "dialog",
+      "Printers & scanners\nScriba P40 - Offline\nThe printer is not on your network.\nReconnect it to Wi-Fi.\nOK",
+      face_desktop_window, ["rotation", "colour-cast"], bg="desk", buttons=1, focus="screen", fill=0.9),
+    S("dev-washer-e21.jpg", "en", "washing-machine-wont-drain", "led",
+      "E21", face_seg_panel, ["tilt", "noise"], size=PORTRAIT, panel=(240, 240, 238),
+      back=(20, 22, 26), on=(250, 140, 40), off=(28, 25, 26), frame=(170, 170, 170), digit_h=200, bg="wall", fill=0.88),
+    S("dev-router-page.jpg", "en", "router-no-internet", "dialog",
+      "192.168.8.1/status\nMeshline AX3\nInternet: Not connected\nNo response from your provider.\nRestart the fibre box.",
+      face_web_status, ["rotation", "blur"], bg="desk", focus="screen"),
+    S("dev-router-label.jpg", "en", "router-reset-password", "label",
+      "Kelvara Meshline AX3\nModel: KV-R300 S/N: 4F2A-0377-2B\nWi-Fi name: Meshline-2B8R\nWi-Fi password: maple-crane-8830\nInput: 12V 1.5A",
+      face_label, ["low-light", "tilt"], vents=6, qr=220, bold=(0, 3)),
+    S("dev-laptop-battery.jpg", "en", "laptop-battery", "dialog",
+      "12%\nBattery low\nPlug in your charger soon.", face_desktop_toast, ["glare", "rotation"], style="battery", bg="desk",
+      focus=(0.4, 0.45, 1.0, 1.0), fill=0.92),
+    S("dev-laptop-bios.jpg", "en", "laptop-wont-turn-on", "bios",
+      "No bootable device found.\nPress F2 to enter setup.", face_bios, ["blur", "low-contrast"], size=BIG, bg="wood",
+      focus=(0.0, 0.0, 0.8, 0.5), fill=0.9),
+    S("dev-tv-no-signal.jpg", "en", "television-no-picture", "tv",
+      "HDMI 1\nNo signal\nCheck the cable and the source.\nVista", face_tv, ["tilt", "low-light"],
+      bg="room", style="nosignal"),
+    S("dev-tv-app-update.jpg", "en", "television-apps-software", "tv",
+      "Software update\nUpdate available (U-14)\nInstall now to keep your apps working.\nInstall|Later\nVista", face_tv,
+      ["rotation", "moire"], size=BIG, bg="room", style="dialog", focus=(0.1, 0.1, 0.9, 1.0), fill=0.92),
+    S("dev-microwave-e11.jpg", "en", "microwave-not-heating", "led",
+      "E-11\nStop|Start/+30s", face_seg_panel, ["rotation", "glare"],
+      panel=(230, 230, 228), sheen=0.06, back=(6, 10, 10), on=(255, 90, 60), off=(20, 12, 11), frame=(160, 160, 160),
+      digit_h=160, bg="wall"),
+    S("dev-camera-card-full.jpg", "en", "camera-memory-card", "lcd",
+      "Card full", face_camera, ["tilt", "noise"], card_icon=True, bg="desk"),
+    S("dev-phone-moisture.jpg", "en", "phone-wont-charge", "phone",
+      "Moisture detected\nCharging is paused until\nthe port is dry.\nOK",
+      face_phone, ["tilt", "blur"], size=PORTRAIT, bg="desk", style="alert", font="lib-sans", font_bold="lib-sans-bold"),
+    S("dev-vacuum-brush.jpg", "en", "vacuum-brush-cleaning", "phone",
+      "Sweepa R7\nCheck side brush.\nRemove hair from the brush\nand restart the robot.",
+      face_phone, ["rotation", "colour-cast"], size=PORTRAIT, bg="wood", style="app", bar=(120, 40, 140)),
+    S("dev-moped-e07.jpg", "en", "e-moped-error-codes", "lcd",
+      "12 km/h\nE07\nECO 35%", face_moped, ["tilt", "low-light"], bg="desk"),
+    S("dev-router-zh.jpg", "zh", "router-no-internet", "dialog",
+      "192.168.8.1/status\nMeshline AX3\n互联网：连接失败\n运营商无响应\n请重启光猫",
+      face_web_status, ["rotation", "blur"], font="cjk", font_bold="cjk-bold", bezel="laptop", bg="wood", focus=(0.05, 0.0, 0.95, 0.7), fill=0.95),
+    S("dev-tv-zh.jpg", "zh", "television-no-picture", "tv",
+      "HDMI 1\n无信号\n请检查线缆和信号源\nVista", face_tv, ["glare", "noise"],
+      bg="room", style="nosignal", font="cjk", font_bold="cjk-bold", box=(30, 34, 44)),
+    S("dev-phone-zh.jpg", "zh", "phone-wont-charge", "phone",
+      "检测到水分\n接口干燥前暂停充电。\n确定",
+      face_phone, ["rotation", "noise"], size=PORTRAIT, bg="wood", style="alert", font="cjk", font_bold="cjk-bold"),
+]
+
+
 def toml_str(s):
     out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{out}"'
 
 
-def write_manifest(path, scenes):
+def write_manifest(path, scenes, prefix="ocr/"):
     head = (
         "# Held-out OCR photos (tests/heldout/ocr/, credits in ocr/CREDITS.md): synthetic phone photos of the\n"
         "# demo products' error screens, segment displays, dialogs and rating labels, made by\n"
@@ -1361,7 +1422,7 @@ def write_manifest(path, scenes):
     for s in scenes:
         parts.append(
             "\n[[photo]]\n"
-            f'file = "ocr/{s.file}"\n'
+            f'file = "{prefix}{s.file}"\n'
             f'kb = "{s.kb}"\n'
             f'expect = "{s.expect}"\n'
             f"text = {toml_str(truth(s))}\n"
@@ -1377,6 +1438,19 @@ def check_articles(scenes):
         kbdir = ROOT / ("www/kb" if s.kb == "en" else "www/kb-zh") / "articles"
         if not (kbdir / f"{s.expect}.md").is_file():
             sys.exit(f"{s.file}: expected article {s.expect} is not in {kbdir}")
+
+
+def make_dev(out):
+    check_articles(DEV_SCENES)
+    out.mkdir(parents=True, exist_ok=True)
+    for s in DEV_SCENES:
+        rng = rng_for(s.file)
+        face, box, surface = s.build(s, rng)
+        c = camera_for(s, rng)
+        img = photograph(face, box, surface, s, c, rng)
+        save_jpeg(img, out / s.file, 82, 140_000)
+    write_manifest(out / "dev.toml", DEV_SCENES, prefix="")
+    print(f"  {len(DEV_SCENES)} development photos and dev.toml in {out}")
 
 
 def make_heldout():
@@ -1508,7 +1582,8 @@ def make_demo():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["heldout", "bad", "demo"], help="make only one of the three outputs")
+    ap.add_argument("--only", choices=["heldout", "bad", "demo", "dev"], help="make only one of the outputs (dev: only on demand)")
+    ap.add_argument("--out", type=Path, help="where --only dev writes the development photos and dev.toml")
     ap.add_argument("--list", action="store_true", help="list the scenes and exit")
     args = ap.parse_args()
     if args.list:
@@ -1516,6 +1591,11 @@ def main():
             print(s.file, s.kb, s.expect, s.kind, s.conditions)
         return
     check_fonts()
+    if args.only == "dev":
+        if not args.out:
+            sys.exit("--only dev needs --out DIR (outside the repository: the photos are not committed)")
+        make_dev(args.out)
+        return
     if args.only in (None, "heldout"):
         make_heldout()
     if args.only in (None, "bad"):

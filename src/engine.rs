@@ -183,6 +183,15 @@ impl<B: Backend> Engine<B> {
         if q.is_none() && photo.is_none() {
             return Err(Error::EmptyQuestion);
         }
+        // An encoded photo is decoded once, for the OCR model and the image encoder alike.
+        let decoded_photo = match photo {
+            Some(Photo::Encoded(bytes)) if self.ocr.is_some() => Some(image::decode(bytes)?),
+            _ => None,
+        };
+        let photo = match &decoded_photo {
+            Some(img) => Some(Photo::Rgba { data: img.as_raw(), width: img.width(), height: img.height() }),
+            None => photo,
+        };
         // The photo's text joins the typed question (or stands for it), and its codes are
         // exact evidence.
         let read = self.read_for_ask(photo).await?;
@@ -198,8 +207,11 @@ impl<B: Backend> Engine<B> {
         if let Some(q) = &joined {
             reads.push(b.scores(&self.rows.units, &self.text.encode_text(b, q, true)?)?);
         }
+        // A photo of a screen or label is answered by what it says, as a typed question is:
+        // the picture would be classified as a screen or a label, which says nothing about the
+        // product or the fault, so the image encoder does not run for it.
         let model = match photo {
-            Some(p) => {
+            Some(p) if read_query.is_none() => {
                 let (model, pixels) = self.pixels(p)?;
                 let (pooled, logits) = model.encode(b, &[&pixels])?;
                 let probs = b.softmax(&logits)?;
@@ -211,7 +223,7 @@ impl<B: Backend> Engine<B> {
                 }
                 Some(model)
             }
-            None => None,
+            _ => None,
         };
         let mut got = b.read_many_async(&reads.iter().collect::<Vec<_>>()).await?.into_iter();
         let text = if joined.is_some() { got.next() } else { None };
@@ -220,19 +232,9 @@ impl<B: Backend> Engine<B> {
             let labels = top_k(&probs, LABELS_SHOWN).into_iter().map(|i| Label { name: model.labels[i].clone(), p: probs[i] }).collect();
             PhotoScores { conse, visual, labels }
         });
-        // A photo of a screen or label is answered by what it says, as a typed question is:
-        // the picture is classified as a screen or a label, which says nothing about the
-        // product or the fault (its labels are still reported).
-        let (photo, labels) = match photo {
-            Some(p) if read_query.is_some() => (None, p.labels),
-            p => (p, vec![]),
-        };
         let from = if q.is_some() { TextFrom::Asked } else { TextFrom::Read };
         let mut answer = rank(&self.kb, text.as_deref().map(|t| (t, from)), photo, &codes);
         answer.read = read.map(|(r, _)| r);
-        if answer.labels.is_empty() {
-            answer.labels = labels;
-        }
         Ok(answer)
     }
 }

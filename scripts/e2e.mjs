@@ -496,6 +496,12 @@ try {
     const mp = await sendAttached(gpage, before);
     check(/WebGPU/.test(w.engine) && m.top === 'espresso-descaling' && mp.top === 'espresso-setup',
       `WebGPU "${w.engine}": question → ${m.top} (${tqs} ms), photo → ${mp.top} (${Date.now() - tp} ms)`);
+    // The OCR model on the GPU: the photographed printer screen is read and answered.
+    before = await answeredCount(gpage);
+    const tg = Date.now();
+    await attachByPicker(gpage, 'www/demo/printer-error.jpg');
+    const mr = await sendAttached(gpage, before);
+    check(mr.top === 'printer-paper-jam' && /Reads: .*P01.*Paper jam/i.test(mr.reads), `WebGPU: a photographed printer error screen → ${mr.top}; "${mr.reads}" (${Date.now() - tg} ms)`);
     await gpage.evaluate(() => document.querySelector('helplens-chat').simulateDeviceLoss());
     m = await askText(gpage, 'the printer keeps saying paper jam but there is no paper stuck');
     w = await widget(gpage);
@@ -615,6 +621,12 @@ try {
     `the Chinese page loads e5 for its KB (${JSON.stringify(textModels)}), strings in Chinese ("${placeholder}"), heading "${w.heading}"`);
   check(m.top === 'printer-paper-jam' && mEn.top === 'router-no-internet',
     `Chinese question → ${m.top} (${zms} ms), English question on the Chinese page → ${mEn.top}`);
+  // A Chinese screen, read and answered on the Chinese page.
+  before = await answeredCount(zpage);
+  const zr = Date.now();
+  await attachByPicker(zpage, 'tests/heldout/ocr/printer-p02-zh.jpg');
+  m = await sendAttached(zpage, before);
+  check(m.top === 'printer-paper-jam' && /卡纸/.test(m.reads), `a photographed Chinese printer screen on the Chinese page → ${m.top}; "${m.reads}" (${Date.now() - zr} ms)`);
   await collectCsp(zpage);
   await zctx.close();
 

@@ -134,7 +134,8 @@ fn dev_screen_photos() {
     measure_set(&set, &dir);
 }
 
-/// The development sweep that chose the detector's input size (the converter's `det max side`):
+/// The development sweep that chose the detector's input size (the converter's `det max side`;
+/// with `HELPLENS_OCR_SWEEP=rec`, the recogniser's padding width instead):
 /// character error rate and time of reading over development photos made on demand by
 /// `python3 tests/heldout/ocr/make_photos.py --only dev --out DIR` (other screens of the same
 /// products; not the held-out photos). Run with
@@ -153,8 +154,13 @@ fn dev_detector_side_sweep() {
         .map(|p| (helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap()), squash(&p.text)))
         .collect();
     let mut ocr = Ocr::load(&Cpu, ModelFile::from_bytes(&read("models/ppocrv5-int8.gguf")).unwrap()).unwrap();
-    for side in [960, 640, 512, 448, 384, 320, 256] {
+    let sweep: Vec<(u32, u32)> = match std::env::var("HELPLENS_OCR_SWEEP").as_deref() {
+        Ok("rec") => [320, 256, 192, 160, 128, 96].iter().map(|&w| (ocr.config.det_input.max_side, w)).collect(),
+        _ => [960, 640, 512, 448, 384, 320, 256].iter().map(|&s| (s, ocr.config.rec_input.min_width)).collect(),
+    };
+    for (side, min_width) in sweep {
         ocr.config.det_input.max_side = side;
+        ocr.config.rec_input.min_width = min_width;
         let (mut errs, mut chars, mut worst) = (0, 0, 0f32);
         let t = std::time::Instant::now();
         for (rgb, want) in &photos {
@@ -164,6 +170,6 @@ fn dev_detector_side_sweep() {
             errs += d;
             chars += want.len();
         }
-        println!("detector max side {side}: CER {:.3} ({errs}/{chars}), worst photo {worst:.2}, {:.0} ms per photo", errs as f32 / chars as f32, t.elapsed().as_secs_f64() * 1e3 / photos.len() as f64);
+        println!("detector max side {side}, recogniser min width {min_width}: CER {:.3} ({errs}/{chars}), worst photo {worst:.2}, {:.0} ms per photo", errs as f32 / chars as f32, t.elapsed().as_secs_f64() * 1e3 / photos.len() as f64);
     }
 }

@@ -30,13 +30,22 @@ pub const REFERENCE_DET_MAX_SIDE: u32 = 960;
 /// down to 448 px and rises below 384, and 512 costs a third of 960's detector work.
 pub const DET_MAX_SIDE: u32 = 512;
 
+/// The reference pipeline's recogniser input width: narrower lines are padded to it.
+pub const REFERENCE_REC_MIN_WIDTH: u32 = 320;
+
+/// The padding width this project ships, chosen on the same development photos
+/// (`HELPLENS_OCR_SWEEP=rec` in `dev_detector_side_sweep`): the character error rate is the same
+/// at 256 as at 320 and rises from 192 down; most lines on a screen are short, so most of the
+/// recogniser's work at 320 is on padding.
+pub const REC_MIN_WIDTH: u32 = 256;
+
 /// The reference pipeline's settings (the wheel's defaults, docs/ppocr-pipeline.md) but the
-/// detector's input limit.
+/// detector's input limit and the recogniser's padding width.
 fn settings() -> (DetInput, RecInput, DbParams) {
     (
         DetInput { max_side: DET_MAX_SIDE, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], bgr: true },
         // 1600 px wide at height 48 is a line of ~100 characters: longer ones are squeezed.
-        RecInput { height: REC_HEIGHT as u32, min_width: 320, max_width: 1600, mean: 0.5, std: 0.5, bgr: true },
+        RecInput { height: REC_HEIGHT as u32, min_width: REC_MIN_WIDTH, max_width: 1600, mean: 0.5, std: 0.5, bgr: true },
         DbParams { thresh: 0.3, box_thresh: 0.5, unclip_ratio: 1.6, max_candidates: 1000, min_size: 3.0 },
     )
 }

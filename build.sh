@@ -175,6 +175,8 @@ serve() {
 }
 
 test_native() {
+  log "cargo fmt --check (rustfmt.toml)"
+  cargo fmt --check
   log "cargo test (native: unit, golden, retrieval, bad input)"
   # lavapipe (setup_tools) is a GPU adapter: the GPU tests must run on it, not skip.
   HELPLENS_REQUIRE_GPU=1 cargo test --release --quiet

@@ -3,9 +3,9 @@
 use crate::error::{Error, Result};
 use crate::input::image::{self, preprocess, preprocess_rgba};
 use crate::input::ocr as ocr_input;
-use crate::kb::codes;
 use crate::input::text::check_question;
 use crate::kb::answer::{rank, PhotoScores, TextFrom};
+use crate::kb::codes;
 use crate::kb::format::I8Rows;
 use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;

@@ -10,8 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::engine::Photo;
-use crate::session::{Choice, Session};
 use crate::kb::{Answer, Article};
+use crate::session::{Choice, Session};
 use crate::weights::gguf::{short, Integrity};
 
 #[wasm_bindgen(start)]

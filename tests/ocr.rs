@@ -90,7 +90,11 @@ fn recogniser_matches_the_reference_on_every_line() {
         same += (text == reference) as usize;
         same_int8 += (text8 == text) as usize;
     }
-    println!("recogniser: {same}/{} strings identical to the reference (f32); int8 agrees with f32 on {same_int8}/{}; worst probability difference {worst:.2e}", crops.len(), crops.len());
+    println!(
+        "recogniser: {same}/{} strings identical to the reference (f32); int8 agrees with f32 on {same_int8}/{}; worst probability difference {worst:.2e}",
+        crops.len(),
+        crops.len()
+    );
     assert_eq!(same, crops.len(), "every f32 string identical to the reference");
     // int8 ships; it has to read (nearly) what f32 reads.
     assert!(same_int8 * 10 >= crops.len() * 9, "int8 agrees with f32 on only {same_int8}/{}", crops.len());

@@ -217,8 +217,16 @@ fn off_topic_questions_are_not_confident_with_e5() {
     let e = Engine::new(Cpu, &m.pruned, &m.zh).unwrap();
     assert_eq!(e.kb().meta.thresholds, source::Language::Multi.default_thresholds());
     let off_topic = [
-        "What is the capital of Australia?", "Write me a poem about the sea", "Who won the football match yesterday?", "best pizza recipe with pineapple",
-        "澳大利亚的首都是哪里？", "给我写一首关于大海的诗", "昨天的足球比赛谁赢了？", "菠萝披萨怎么做？", "明天北京会下雨吗？", "我的猫不吃饭怎么办",
+        "What is the capital of Australia?",
+        "Write me a poem about the sea",
+        "Who won the football match yesterday?",
+        "best pizza recipe with pineapple",
+        "澳大利亚的首都是哪里？",
+        "给我写一首关于大海的诗",
+        "昨天的足球比赛谁赢了？",
+        "菠萝披萨怎么做？",
+        "明天北京会下雨吗？",
+        "我的猫不吃饭怎么办",
     ];
     for q in off_topic {
         let a = e.ask(q, None).unwrap();

@@ -148,11 +148,8 @@ fn dev_detector_side_sweep() {
     use helplens::weights::ModelFile;
     let dir = std::path::PathBuf::from(std::env::var("HELPLENS_OCR_DEV").expect("HELPLENS_OCR_DEV=DIR made by make_photos.py --only dev --out DIR"));
     let set: Set = toml::from_str(&std::fs::read_to_string(dir.join("dev.toml")).unwrap()).unwrap();
-    let photos: Vec<(image::RgbImage, Vec<char>)> = set
-        .photo
-        .iter()
-        .map(|p| (helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap()), squash(&p.text)))
-        .collect();
+    let photos: Vec<(image::RgbImage, Vec<char>)> =
+        set.photo.iter().map(|p| (helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap()), squash(&p.text))).collect();
     let mut ocr = Ocr::load(&Cpu, ModelFile::from_bytes(&read("models/ppocrv5-int8.gguf")).unwrap()).unwrap();
     let sweep: Vec<(u32, u32)> = match std::env::var("HELPLENS_OCR_SWEEP").as_deref() {
         Ok("rec") => [320, 256, 192, 160, 128, 96].iter().map(|&w| (ocr.config.det_input.max_side, w)).collect(),
@@ -170,6 +167,10 @@ fn dev_detector_side_sweep() {
             errs += d;
             chars += want.len();
         }
-        println!("detector max side {side}, recogniser min width {min_width}: CER {:.3} ({errs}/{chars}), worst photo {worst:.2}, {:.0} ms per photo", errs as f32 / chars as f32, t.elapsed().as_secs_f64() * 1e3 / photos.len() as f64);
+        println!(
+            "detector max side {side}, recogniser min width {min_width}: CER {:.3} ({errs}/{chars}), worst photo {worst:.2}, {:.0} ms per photo",
+            errs as f32 / chars as f32,
+            t.elapsed().as_secs_f64() * 1e3 / photos.len() as f64
+        );
     }
 }

@@ -249,11 +249,7 @@ async fn webgpu_gives_the_same_answers_as_the_cpu() {
     let a = top_id(call(ec.ask_with_image_file(String::new(), CAMERA.to_vec())).await.unwrap());
     let b = top_id(call(eg.ask_with_image_file(String::new(), CAMERA.to_vec())).await.unwrap());
     assert_eq!(a, b, "camera-1.jpg: CPU {a} vs WebGPU {b}");
-    log(&format!(
-        "WebGPU: {n} held-out questions ({:.0} ms each, both backends) and 1 photo ({:.0} ms) answered as on the CPU",
-        (t1 - t0) / n as f64,
-        js_sys::Date::now() - t1
-    ));
+    log(&format!("WebGPU: {n} held-out questions ({:.0} ms each, both backends) and 1 photo ({:.0} ms) answered as on the CPU", (t1 - t0) / n as f64, js_sys::Date::now() - t1));
 }
 
 #[wasm_bindgen_test]

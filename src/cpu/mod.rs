@@ -67,7 +67,11 @@ fn epilogue(v: &mut [f32], e: Epilogue) {
 fn sigmoid(x: f32) -> f32 {
     let e = exp_nonpositive(-x.abs());
     let p = 1.0 / (1.0 + e);
-    if x >= 0.0 { p } else { 1.0 - p }
+    if x >= 0.0 {
+        p
+    } else {
+        1.0 - p
+    }
 }
 
 /// e^x for x ≤ 0 (softmax's logits less their maximum), within 3e-7 relative (2.5 ulp) of libm: x = n·ln2
@@ -202,11 +206,7 @@ impl Backend for Cpu {
             }
             // 4-bit blocks widen exactly to int8 blocks (same scale): one int8 kernel for both.
             let data = w.data()?;
-            Weights::Int8(if w.dtype() == GgmlDType::Q4_0 {
-                Q8Matrix::from_q8_0(&q4_0_to_q8_0(&data)?, out_dim, in_dim)?
-            } else {
-                Q8Matrix::from_q8_0(&data, out_dim, in_dim)?
-            })
+            Weights::Int8(if w.dtype() == GgmlDType::Q4_0 { Q8Matrix::from_q8_0(&q4_0_to_q8_0(&data)?, out_dim, in_dim)? } else { Q8Matrix::from_q8_0(&data, out_dim, in_dim)? })
         };
         Ok(CpuMatrix { w: qm, b: bias.to_vec(), out_dim, in_dim })
     }
@@ -303,11 +303,7 @@ impl Backend for Cpu {
         let e = epi.into();
         with_f32(x, |xs| {
             with_f32(w, |ws| {
-                with_f32(b, |bs| {
-                    xs.chunks_exact(h * wd * c)
-                        .zip(out.chunks_exact_mut(oh * ow * c))
-                        .try_for_each(|(img, out)| depthwise::conv(g, img, ws, bs, e, out))
-                })
+                with_f32(b, |bs| xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * c)).try_for_each(|(img, out)| depthwise::conv(g, img, ws, bs, e, out)))
             })
         })????;
         let shape = if x.rank() == 4 { vec![n, oh, ow, c] } else { vec![oh, ow, c] };
@@ -568,7 +564,9 @@ mod tests {
                 let b: Vec<f32> = (0..c).map(|i| i as f32 / 10.0 - 0.5).collect();
                 let cpu = Cpu;
                 let epi = Epilogue { act: Activation::HardSwish, scale: 0.5, shift: 0.25 };
-                let y = cpu.read(&cpu.depthwise_conv(&cpu.tensor(&x, &[h, w, c]).unwrap(), &cpu.tensor(&wt, &[kh * kw, c]).unwrap(), &cpu.vector(&b).unwrap(), win, epi).unwrap()).unwrap();
+                let y = cpu
+                    .read(&cpu.depthwise_conv(&cpu.tensor(&x, &[h, w, c]).unwrap(), &cpu.tensor(&wt, &[kh * kw, c]).unwrap(), &cpu.vector(&b).unwrap(), win, epi).unwrap())
+                    .unwrap();
                 let (oh, ow) = win.out(h, w).unwrap();
                 assert_eq!(y.len(), oh * ow * c);
                 for oy in 0..oh {

@@ -8,9 +8,9 @@
 
 use super::epilogue;
 use crate::error::{Error, Result};
-use crate::tensor::{Epilogue, Window};
 #[cfg(test)]
 use crate::tensor::Activation;
+use crate::tensor::{Epilogue, Window};
 
 /// Outputs per packed block (two f32x4).
 pub const WIDTH: usize = 8;
@@ -177,17 +177,7 @@ fn accumulate(rows: [&[f32]; TILE], taps: &[f32], acc: &mut [[f32; WIDTH]; TILE]
 /// Pixels `t..t+R` by the eight outputs of block `wb` (`[k][8]`), stored at column `o`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile<const R: usize>(
-    x: &[f32],
-    k: usize,
-    t: usize,
-    wb: &[f32],
-    bias: &[f32; WIDTH],
-    a: Epilogue,
-    y: &mut [f32],
-    out: usize,
-    o: usize,
-) {
+fn tile<const R: usize>(x: &[f32], k: usize, t: usize, wb: &[f32], bias: &[f32; WIDTH], a: Epilogue, y: &mut [f32], out: usize, o: usize) {
     let rows: [&[f32]; R] = core::array::from_fn(|r| &x[(t + r) * k..][..k]);
     let mut acc = [[0f32; WIDTH]; R];
     for (i, w) in wb.chunks_exact(WIDTH).enumerate() {
@@ -217,12 +207,8 @@ mod tests {
     fn matches_the_definition() {
         // A chunk boundary, a tile remainder, an odd k; both activations.
         for (n, k, out) in [(4099, 27, 16), (7, 40, 24), (1, 1280, 8)] {
-            let x: Vec<f32> = (0..n * k)
-                .map(|i| ((i * 7919 % 97) as f32 - 48.0) / 40.0)
-                .collect();
-            let w: Vec<f32> = (0..out * k)
-                .map(|i| ((i * 104729 % 31) as f32 - 15.0) / 30.0)
-                .collect();
+            let x: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 40.0).collect();
+            let w: Vec<f32> = (0..out * k).map(|i| ((i * 104729 % 31) as f32 - 15.0) / 30.0).collect();
             let b: Vec<f32> = (0..out).map(|i| i as f32 / 10.0 - 0.5).collect();
             let p = Packed::new(&w, out, k).unwrap();
             for a in [Activation::None, Activation::Relu6] {
@@ -233,11 +219,7 @@ mod tests {
                         if a == Activation::Relu6 {
                             v = v.clamp(0.0, 6.0);
                         }
-                        assert!(
-                            (y[t * out + o] - v).abs() < 1e-4 * (1.0 + v.abs()),
-                            "y[{t}, {o}] = {} vs {v}",
-                            y[t * out + o]
-                        );
+                        assert!((y[t * out + o] - v).abs() < 1e-4 * (1.0 + v.abs()), "y[{t}, {o}] = {} vs {v}", y[t * out + o]);
                     }
                 }
             }

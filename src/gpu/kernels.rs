@@ -126,10 +126,7 @@ impl Kernels {
                 continue;
             }
             let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(&format!("{k:?}")),
-                source: wgpu::ShaderSource::Wgsl(k.source().into()),
-            });
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(&format!("{k:?}")), source: wgpu::ShaderSource::Wgsl(k.source().into()) });
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(&format!("{k:?}")),
                 layout: None,

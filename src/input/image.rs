@@ -40,9 +40,7 @@ pub fn check_size(width: u32, height: u32) -> Result<()> {
 /// allocating their pixels.
 pub fn decode(bytes: &[u8]) -> Result<RgbaImage> {
     check_complete(bytes)?;
-    let reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::ImageDecode(e.to_string()))?;
+    let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::ImageDecode(e.to_string()))?;
     let format = reader.format().ok_or_else(|| Error::UnsupportedFormat(sniff(bytes)))?;
     let (w, h) = reader.into_dimensions().map_err(|e| Error::ImageDecode(format!("{format:?}: {e}")))?;
     check_size(w, h)?;
@@ -107,11 +105,8 @@ pub fn preprocess_rgba(rgba: &[u8], width: u32, height: u32, p: &Preprocess) -> 
         return Err(Error::ImageInvalid(format!("{} bytes for {width}x{height} RGBA", rgba.len())));
     }
     let (w, h) = (width as u64, height as u64);
-    let (nw, nh) = if w <= h {
-        (p.resize, ((h * p.resize as u64 + w / 2) / w).max(p.crop as u64) as u32)
-    } else {
-        (((w * p.resize as u64 + h / 2) / h).max(p.crop as u64) as u32, p.resize)
-    };
+    let (nw, nh) =
+        if w <= h { (p.resize, ((h * p.resize as u64 + w / 2) / w).max(p.crop as u64) as u32) } else { (((w * p.resize as u64 + h / 2) / h).max(p.crop as u64) as u32, p.resize) };
     let resized;
     let (src, stride) = if (nw, nh) == (width, height) {
         (rgba, width as usize * 4)

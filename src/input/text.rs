@@ -39,9 +39,7 @@ impl TextInput {
     pub fn from_json(json: &str, max_tokens: usize) -> Result<Self> {
         let mut tokenizer = Tokenizer::from_bytes(json.as_bytes()).map_err(|e| Error::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        tokenizer.with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() })).map_err(|e| Error::Tokenizer(e.to_string()))?;
         let head: JsonHead = serde_json::from_str(json).map_err(|e| Error::Tokenizer(e.to_string()))?;
         let unigram_unk = head.model.unk_id.filter(|_| head.model.kind.as_deref() == Some("Unigram"));
         Ok(TextInput { tokenizer, max_tokens, unigram_unk })

@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use super::codes;
 use super::format::Kb;
-use crate::models::ocr::Reading;
 use super::search::{max_per_article, scores, text_evidence};
+use crate::models::ocr::Reading;
 
 /// Weight of the photo score when a question is typed too.
 pub const PHOTO_WEIGHT: f32 = 0.35;
@@ -93,11 +93,7 @@ pub fn rank(kb: &Kb, question: Option<(&[f32], TextFrom)>, photo: Option<PhotoSc
     let photo_scores = photo.as_ref().map(|p| {
         let conse = max_per_article(&p.conse, &kb.unit_article, n);
         let visual = max_per_article(&relative_to_median(p.visual.clone()), &kb.photo_article, n);
-        conse
-            .iter()
-            .zip(&visual)
-            .map(|(&c, &v)| if v.is_finite() { 0.5 * (c + v) } else { 0.5 * c })
-            .collect::<Vec<f32>>()
+        conse.iter().zip(&visual).map(|(&c, &v)| if v.is_finite() { 0.5 * (c + v) } else { 0.5 * c }).collect::<Vec<f32>>()
     });
     // The score: the best cosine plus the photo's part. The order: the text evidence for a typed
     // question alone; with a photo, the score (PHOTO_WEIGHT was set against best cosines, and

@@ -150,11 +150,7 @@ fn rows(st: &SafeTensors, prefix: &str, dim: Option<usize>) -> Result<I8Rows> {
     if v.dtype() != Dtype::I8 || s.dtype() != Dtype::F32 || v.shape().len() != 2 || v.shape()[1] != dim || s.shape() != [v.shape()[0]] {
         return Err(Error::Kb(format!("{prefix}: vectors {:?} {:?} and scales {:?} {:?} do not fit width {dim}", v.dtype(), v.shape(), s.dtype(), s.shape())));
     }
-    Ok(I8Rows {
-        dim,
-        data: v.data().iter().map(|&b| b as i8).collect(),
-        scale: s.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-    })
+    Ok(I8Rows { dim, data: v.data().iter().map(|&b| b as i8).collect(), scale: s.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect() })
 }
 
 fn indices(st: &SafeTensors, name: &str, len: usize, max: usize) -> Result<Vec<u32>> {
@@ -176,21 +172,15 @@ fn kinds(st: &SafeTensors, len: usize) -> Result<Vec<UnitKind>> {
     if t.dtype() != Dtype::U8 || t.shape() != [len] {
         return Err(Error::Kb(format!("units.kind is {:?} {:?}, expected U8 [{len}]", t.dtype(), t.shape())));
     }
-    t.data()
-        .iter()
-        .map(|&k| UnitKind::ALL.get(k as usize).copied().ok_or_else(|| Error::Kb(format!("units.kind has unknown kind {k}"))))
-        .collect()
+    t.data().iter().map(|&k| UnitKind::ALL.get(k as usize).copied().ok_or_else(|| Error::Kb(format!("units.kind has unknown kind {k}")))).collect()
 }
 
 impl Kb {
     /// Parses a KB file; `text_dim` is the loaded text model's width.
     pub fn from_bytes(bytes: &[u8], text_dim: usize) -> Result<Self> {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Kb(format!("not a helplens KB file ({e})")))?;
-        let json = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("helplens.kb"))
-            .ok_or_else(|| Error::Kb("safetensors file without helplens.kb metadata: not a helplens KB".into()))?;
+        let json =
+            header.metadata().as_ref().and_then(|m| m.get("helplens.kb")).ok_or_else(|| Error::Kb("safetensors file without helplens.kb metadata: not a helplens KB".into()))?;
         let meta: KbMeta = serde_json::from_str(json).map_err(|e| Error::Kb(format!("bad helplens.kb metadata: {e}")))?;
         if meta.version != KB_VERSION {
             return Err(Error::Kb(format!("KB format version {} (this engine reads {KB_VERSION}); rebuild it", meta.version)));
@@ -228,10 +218,8 @@ impl Kb {
                 owned.push(("units.kind".into(), Dtype::U8, vec![self.unit_kind.len()], self.unit_kind.iter().map(|&k| k as u8).collect()));
             }
         }
-        let views: Vec<(String, TensorView)> = owned
-            .iter()
-            .map(|(n, d, s, b)| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| Error::Kb(e.to_string())))
-            .collect::<Result<_>>()?;
+        let views: Vec<(String, TensorView)> =
+            owned.iter().map(|(n, d, s, b)| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| Error::Kb(e.to_string()))).collect::<Result<_>>()?;
         let meta = HashMap::from([("helplens.kb".to_string(), meta_json)]);
         safetensors::serialize(views, Some(meta)).map_err(|e| Error::Kb(e.to_string()))
     }

@@ -113,26 +113,16 @@ pub fn parse_article(path: &Path, text: &str) -> Result<SourceArticle> {
     if body.is_empty() {
         return Err(kb_err(path, "empty body: the body is the answer"));
     }
-    Ok(SourceArticle {
-        article: Article { id, title: fm.title.trim().to_string(), url: fm.url, tags: fm.tags, body, images: fm.images },
-        questions: fm.questions,
-    })
+    Ok(SourceArticle { article: Article { id, title: fm.title.trim().to_string(), url: fm.url, tags: fm.tags, body, images: fm.images }, questions: fm.questions })
 }
 
 /// Reads a KB folder.
 pub fn load(dir: &Path) -> Result<KbSource> {
     let toml_path = dir.join("kb.toml");
-    let config = if toml_path.exists() {
-        toml::from_str(&std::fs::read_to_string(&toml_path)?).map_err(|e| kb_err(&toml_path, e))?
-    } else {
-        KbToml::default()
-    };
+    let config = if toml_path.exists() { toml::from_str(&std::fs::read_to_string(&toml_path)?).map_err(|e| kb_err(&toml_path, e))? } else { KbToml::default() };
     let art_dir = dir.join("articles");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&art_dir)
-        .map_err(|e| kb_err(&art_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(&art_dir).map_err(|e| kb_err(&art_dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "md")).collect();
     paths.sort();
     if paths.is_empty() {
         return Err(kb_err(&art_dir, "no .md articles"));

@@ -31,11 +31,11 @@ pub struct BertConfig {
 }
 
 struct Layer<B: Backend> {
-    qkv: B::Matrix,       // [3·hidden, hidden]
-    out: B::Matrix,       // [hidden, hidden]
+    qkv: B::Matrix, // [3·hidden, hidden]
+    out: B::Matrix, // [hidden, hidden]
     ln1: (B::Vector, B::Vector),
-    up: B::Matrix,        // [intermediate, hidden]
-    down: B::Matrix,      // [hidden, intermediate]
+    up: B::Matrix,   // [intermediate, hidden]
+    down: B::Matrix, // [hidden, intermediate]
     ln2: (B::Vector, B::Vector),
 }
 

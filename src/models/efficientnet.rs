@@ -45,9 +45,9 @@ pub struct EfficientNetConfig {
 
 struct Block<B: Backend> {
     cfg: BlockConfig,
-    expand: Option<B::Matrix>, // [mid, in]
+    expand: Option<B::Matrix>,  // [mid, in]
     dw: (B::Vector, B::Vector), // [k·k, mid], [mid]
-    project: B::Matrix,        // [out, mid]
+    project: B::Matrix,         // [out, mid]
 }
 
 /// What the image encoder gives for one photo.
@@ -77,8 +77,7 @@ impl<B: Backend> EfficientNet<B> {
     pub fn load(backend: &B, mut file: ModelFile) -> Result<Self> {
         file.expect_kind("image-encoder")?;
         let c: EfficientNetConfig = file.config()?;
-        let labels: Vec<String> = serde_json::from_str(file.meta("helplens.labels")?)
-            .map_err(|e| Error::Model(format!("bad helplens.labels: {e}")))?;
+        let labels: Vec<String> = serde_json::from_str(file.meta("helplens.labels")?).map_err(|e| Error::Model(format!("bad helplens.labels: {e}")))?;
         if labels.len() != c.classes {
             return Err(Error::Model(format!("{} labels for {} classes", labels.len(), c.classes)));
         }
@@ -135,10 +134,7 @@ impl<B: Backend> EfficientNet<B> {
         let (pooled, logits) = self.encode(backend, photos)?;
         let mut r = backend.read_many_async(&[&pooled, &logits]).await?.into_iter();
         let (f, l) = (r.next().unwrap_or_default(), r.next().unwrap_or_default());
-        Ok(f.chunks_exact(self.config.feature_dim)
-            .zip(l.chunks_exact(self.config.classes))
-            .map(|(f, l)| ImageOutput { feature: f.to_vec(), logits: l.to_vec() })
-            .collect())
+        Ok(f.chunks_exact(self.config.feature_dim).zip(l.chunks_exact(self.config.classes)).map(|(f, l)| ImageOutput { feature: f.to_vec(), logits: l.to_vec() }).collect())
     }
 
     /// Records the encoder on `backend` for a batch of preprocessed photos `[crop, crop, 3]`:

@@ -62,19 +62,14 @@ impl ModelFile {
                 meta.insert(key.to_string(), s.clone());
             }
         }
-        let stored = meta
-            .remove("helplens.fingerprint")
-            .ok_or_else(|| Error::Model("no helplens.fingerprint: not converted by `helplens convert`".into()))?;
+        let stored = meta.remove("helplens.fingerprint").ok_or_else(|| Error::Model("no helplens.fingerprint: not converted by `helplens convert`".into()))?;
         let mut tensors = HashMap::new();
         for (name, info) in content.tensor_infos.iter() {
-            let end = content.tensor_data_offset as usize + info.offset as usize
-                + info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+            let end = content.tensor_data_offset as usize + info.offset as usize + info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
             if end > bytes.len() {
                 return Err(Error::Model(format!("truncated: tensor {name} ends at byte {end}, the file has {}", bytes.len())));
             }
-            let t = content
-                .tensor(&mut cursor, name, &Device::Cpu)
-                .map_err(|e| Error::Model(format!("tensor {name}: {e}")))?;
+            let t = content.tensor(&mut cursor, name, &Device::Cpu).map_err(|e| Error::Model(format!("tensor {name}: {e}")))?;
             tensors.insert(name.clone(), t);
         }
         if integrity == Integrity::Trusted {

@@ -2,7 +2,6 @@
 //! `./build.sh`, never committed) and of the committed fixtures.
 
 #![cfg(not(target_arch = "wasm32"))]
-
 #![allow(dead_code)]
 
 use std::path::PathBuf;

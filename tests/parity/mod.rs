@@ -145,7 +145,8 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         assert_close(&format!("depthwise batch of 3, {win:?}"), &got, &want, 1e-5, 1e-5);
         let per = want.len() / 3;
         for i in 0..3 {
-            let one = out(c, c.depthwise_conv(&c.tensor(&x[i * h * w * ch..][..h * w * ch], &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), win, epi)).await;
+            let one =
+                out(c, c.depthwise_conv(&c.tensor(&x[i * h * w * ch..][..h * w * ch], &[h, w, ch]).unwrap(), &c.vector(&wk).unwrap(), &c.vector(&b).unwrap(), win, epi)).await;
             assert_close(&format!("depthwise batch item {i} vs alone (CPU), {win:?}"), &want[i * per..][..per], &one, 0.0, 0.0);
         }
     }

@@ -12,15 +12,15 @@ use clap::{Parser, Subcommand};
 
 use helplens::cpu::Cpu;
 use helplens::gpu::Gpu;
-use helplens::session::{Choice, Session};
-use helplens::models::ocr::Ocr;
-use helplens::tensor::{self, Backend};
+use helplens::input::image::{decode, preprocess};
 use helplens::kb::{build, source};
 use helplens::models::bert::Bert;
 use helplens::models::efficientnet::EfficientNet;
+use helplens::models::ocr::Ocr;
+use helplens::session::{Choice, Session};
+use helplens::tensor::{self, Backend};
 use helplens::weights::convert::{self, read_zip_member};
 use helplens::weights::{gguf, ModelFile, Precision};
-use helplens::input::image::{decode, preprocess};
 use helplens::{Engine, Photo};
 
 const DEFAULT_TEXT: &str = "models/minilm-int8.gguf";
@@ -261,7 +261,16 @@ fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -
     let backend = Cpu;
     let src = source::load(dir)?;
     let text = Bert::load(&backend, ModelFile::from_bytes(&read(text_model)?)?)?;
-    println!("{}: language {}, text model {} ({})", dir.display(), match src.config.language { source::Language::En => "en", source::Language::Multi => "multi" }, text.config.name, text_model.display());
+    println!(
+        "{}: language {}, text model {} ({})",
+        dir.display(),
+        match src.config.language {
+            source::Language::En => "en",
+            source::Language::Multi => "multi",
+        },
+        text.config.name,
+        text_model.display()
+    );
     let image = EfficientNet::load(&backend, ModelFile::from_bytes(&read(image_model)?)?)?;
     let start = Instant::now();
     let tty = std::io::stderr().is_terminal();
@@ -408,7 +417,14 @@ fn bench_cmd(kb: &Path, image: &Path, runs: usize, text_model: &Path, image_mode
                     Ok(g) => {
                         let opened = t.elapsed().as_secs_f64() * 1e3;
                         let a = g.adapter().clone();
-                        println!("gpu: {} ({}, {}), f16 tiles: {}{}", a.name, a.backend, a.driver, a.f16, if a.software { " [software: timings for correctness only]" } else { "" });
+                        println!(
+                            "gpu: {} ({}, {}), f16 tiles: {}{}",
+                            a.name,
+                            a.backend,
+                            a.driver,
+                            a.f16,
+                            if a.software { " [software: timings for correctness only]" } else { "" }
+                        );
                         cols.push(("gpu".into(), measure(g, kb, image, runs, text_model, image_model, opened)?));
                     }
                     Err(e) => println!("gpu: skipped, {e}"),
@@ -500,9 +516,7 @@ fn main() -> Result<()> {
         }
         Command::Ocr { image, ocr_model, json } => ocr_cmd(&image, &ocr_model, json),
         Command::Bench { kernels: true, peak_gflops, peak_gbps, .. } => kernel_bench::run(peak_gflops.zip(peak_gbps)),
-        Command::Bench { kb: Some(kb), image: Some(image), runs, text_model, image_model, backends, .. } => {
-            bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends)
-        }
+        Command::Bench { kb: Some(kb), image: Some(image), runs, text_model, image_model, backends, .. } => bench_cmd(&kb, &image, runs, &text_model, &image_model, &backends),
         Command::Bench { .. } => bail!("bench needs --kb and --image (or --kernels)"),
     }
 }

@@ -39,7 +39,8 @@ pub fn boxes(map: &[f32], w: usize, h: usize, p: &DbParams) -> Vec<TextBox> {
         return vec![];
     }
     let mask = image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([if map[y as usize * w + x as usize] > p.thresh { 255 } else { 0 }]));
-    let mut contours: Vec<Vec<Point<i32>>> = find_contours::<i32>(&mask).into_iter().filter(|c| c.border_type == BorderType::Outer && c.points.len() >= 3).map(|c| c.points).collect();
+    let mut contours: Vec<Vec<Point<i32>>> =
+        find_contours::<i32>(&mask).into_iter().filter(|c| c.border_type == BorderType::Outer && c.points.len() >= 3).map(|c| c.points).collect();
     // Largest regions first when there are more than we look at.
     if contours.len() > p.max_candidates {
         contours.sort_by_key(|c| std::cmp::Reverse(c.len()));
@@ -113,7 +114,11 @@ fn mean_inside(map: &[f32], w: usize, h: usize, q: &Quad) -> f32 {
             }
         }
     }
-    if n == 0 { 0.0 } else { (sum / n as f64) as f32 }
+    if n == 0 {
+        0.0
+    } else {
+        (sum / n as f64) as f32
+    }
 }
 
 /// Whether a point is inside (or on) a convex quadrilateral given in order around it.

@@ -81,11 +81,7 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let Some(end) = end else {
-            return Err(bad(format!(
-                "truncated: {what} needs {n} bytes at offset {}, the file has {} (not a complete e5-small-q4.bin)",
-                self.pos,
-                self.buf.len()
-            )));
+            return Err(bad(format!("truncated: {what} needs {n} bytes at offset {}, the file has {} (not a complete e5-small-q4.bin)", self.pos, self.buf.len())));
         };
         let out = &self.buf[self.pos..end];
         self.pos = end;
@@ -163,8 +159,17 @@ pub fn parse(buf: &[u8]) -> Result<E5File<'_>> {
     let type_rows = r.count("token-type rows")?;
     let layer_norm_eps = r.f32("layer-norm eps")?;
     let block = r.count("block size")?;
-    let dims_ok = hidden > 0 && hidden % QK == 0 && layers > 0 && heads > 0 && hidden % heads == 0 && intermediate > 0 && intermediate % QK == 0
-        && max_positions > 2 && type_rows > 0 && layer_norm_eps.is_finite() && layer_norm_eps > 0.0;
+    let dims_ok = hidden > 0
+        && hidden % QK == 0
+        && layers > 0
+        && heads > 0
+        && hidden % heads == 0
+        && intermediate > 0
+        && intermediate % QK == 0
+        && max_positions > 2
+        && type_rows > 0
+        && layer_norm_eps.is_finite()
+        && layer_norm_eps > 0.0;
     if block != QK || !dims_ok {
         return Err(bad(format!(
             "unsupported header: hidden {hidden}, layers {layers}, heads {heads}, intermediate {intermediate}, max positions {max_positions}, token types {type_rows}, eps {layer_norm_eps}, block {block}"
@@ -259,13 +264,12 @@ pub fn parse(buf: &[u8]) -> Result<E5File<'_>> {
             E5Dtype::Q4_0 => elements / QK * Q4_0_BLOCK_BYTES,
         };
         if dtype != want_dtype || elements != want_elements || nbytes != want_bytes {
-            return Err(bad(format!(
-                "tensor {name} is {dtype:?} with {elements} elements in {nbytes} bytes, expected {want_dtype:?} {shape:?}"
-            )));
+            return Err(bad(format!("tensor {name} is {dtype:?} with {elements} elements in {nbytes} bytes, expected {want_dtype:?} {shape:?}")));
         }
-        let end = offset.checked_add(nbytes).filter(|&e| e <= buf.len()).ok_or_else(|| {
-            bad(format!("truncated: tensor {name} spans bytes {offset}..{}, the file has {}", offset.saturating_add(nbytes), buf.len()))
-        })?;
+        let end = offset
+            .checked_add(nbytes)
+            .filter(|&e| e <= buf.len())
+            .ok_or_else(|| bad(format!("truncated: tensor {name} spans bytes {offset}..{}, the file has {}", offset.saturating_add(nbytes), buf.len())))?;
         if offset < dir_end {
             return Err(bad(format!("tensor {name} starts at {offset}, inside the header (which ends at {dir_end})")));
         }
@@ -339,16 +343,11 @@ pub fn tokenizer_json(f: &E5File) -> Result<String> {
     for (c, to) in &f.norm {
         groups.entry(to.iter().collect()).or_default().push(*c);
     }
-    let mut normalizers: Vec<serde_json::Value> = groups
-        .iter()
-        .map(|(to, from)| json!({"type": "Replace", "pattern": {"Regex": char_class(from)}, "content": to}))
-        .collect();
+    let mut normalizers: Vec<serde_json::Value> = groups.iter().map(|(to, from)| json!({"type": "Replace", "pattern": {"Regex": char_class(from)}, "content": to})).collect();
     // Squeeze: a space that follows a space is dropped (after the table: TAB/LF runs too).
     normalizers.push(json!({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}));
     let vocab: Vec<serde_json::Value> = f.pieces.iter().map(|(p, s)| json!([p, *s as f64])).collect();
-    let special = |id: u32| -> Result<(String, u32)> {
-        Ok((f.pieces.get(id as usize).ok_or_else(|| bad(format!("special id {id}")))?.0.to_string(), id))
-    };
+    let special = |id: u32| -> Result<(String, u32)> { Ok((f.pieces.get(id as usize).ok_or_else(|| bad(format!("special id {id}")))?.0.to_string(), id)) };
     let (bos, eos) = (special(f.bos)?, special(f.eos)?);
     let tok = |t: &(String, u32)| json!({"SpecialToken": {"id": t.0, "type_id": 0}});
     let seq = |s: &str| json!({"Sequence": {"id": s, "type_id": 0}});
@@ -399,15 +398,7 @@ pub fn convert(bytes: &[u8]) -> Result<(BertConfig, BTreeMap<String, String>, Ve
         out.push((format!("{p}.out.w"), q4_matrix(f.q4(&format!("{p}.ao.w"))?, h, h)?));
         out.push((format!("{p}.up.w"), q4_matrix(f.q4(&format!("{p}.fi.w"))?, i, h)?));
         out.push((format!("{p}.down.w"), q4_matrix(f.q4(&format!("{p}.fo.w"))?, h, i)?));
-        for (ours, theirs) in [
-            ("out.b", "ao.b"),
-            ("ln1.w", "aln.w"),
-            ("ln1.b", "aln.b"),
-            ("up.b", "fi.b"),
-            ("down.b", "fo.b"),
-            ("ln2.w", "oln.w"),
-            ("ln2.b", "oln.b"),
-        ] {
+        for (ours, theirs) in [("out.b", "ao.b"), ("ln1.w", "aln.w"), ("ln1.b", "aln.b"), ("up.b", "fi.b"), ("down.b", "fo.b"), ("ln2.w", "oln.w"), ("ln2.b", "oln.b")] {
             out.push((format!("{p}.{ours}"), vector(&f.f32s(&format!("{p}.{theirs}"))?)?));
         }
     }
@@ -477,17 +468,25 @@ mod tests {
         b.extend_from_slice(&norm);
         let q = |r: usize, c: usize| (1u8, r * c, r * c / 32 * 18);
         let v = |n: usize| (0u8, n, n * 4);
-        let mut dir: Vec<(String, (u8, usize, usize))> = vec![
-            ("emb.word".into(), q(rows, h)),
-            ("emb.pos".into(), v(pos * h)),
-            ("emb.type".into(), v(types * h)),
-            ("emb.ln.w".into(), v(h)),
-            ("emb.ln.b".into(), v(h)),
-        ];
+        let mut dir: Vec<(String, (u8, usize, usize))> =
+            vec![("emb.word".into(), q(rows, h)), ("emb.pos".into(), v(pos * h)), ("emb.type".into(), v(types * h)), ("emb.ln.w".into(), v(h)), ("emb.ln.b".into(), v(h))];
         for (n, s) in [
-            ("q.w", q(h, h)), ("q.b", v(h)), ("k.w", q(h, h)), ("k.b", v(h)), ("v.w", q(h, h)), ("v.b", v(h)),
-            ("ao.w", q(h, h)), ("ao.b", v(h)), ("aln.w", v(h)), ("aln.b", v(h)), ("fi.w", q(i, h)), ("fi.b", v(i)),
-            ("fo.w", q(h, i)), ("fo.b", v(h)), ("oln.w", v(h)), ("oln.b", v(h)),
+            ("q.w", q(h, h)),
+            ("q.b", v(h)),
+            ("k.w", q(h, h)),
+            ("k.b", v(h)),
+            ("v.w", q(h, h)),
+            ("v.b", v(h)),
+            ("ao.w", q(h, h)),
+            ("ao.b", v(h)),
+            ("aln.w", v(h)),
+            ("aln.b", v(h)),
+            ("fi.w", q(i, h)),
+            ("fi.b", v(i)),
+            ("fo.w", q(h, i)),
+            ("fo.b", v(h)),
+            ("oln.w", v(h)),
+            ("oln.b", v(h)),
         ] {
             dir.push((format!("l0.{n}"), s));
         }

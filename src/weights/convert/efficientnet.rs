@@ -29,12 +29,7 @@ fn get<'a>(sd: &'a HashMap<String, PthTensor>, name: &str) -> Result<&'a PthTens
 /// Folds BatchNorm `bn` into conv `conv` (`[out, in/groups, k, k]`); returns (weights, bias).
 fn fold(sd: &HashMap<String, PthTensor>, conv: &str, bn: &str) -> Result<(PthTensor, Vec<f32>)> {
     let w = get(sd, &format!("{conv}.weight"))?;
-    let (g, b, m, v) = (
-        get(sd, &format!("{bn}.weight"))?,
-        get(sd, &format!("{bn}.bias"))?,
-        get(sd, &format!("{bn}.running_mean"))?,
-        get(sd, &format!("{bn}.running_var"))?,
-    );
+    let (g, b, m, v) = (get(sd, &format!("{bn}.weight"))?, get(sd, &format!("{bn}.bias"))?, get(sd, &format!("{bn}.running_mean"))?, get(sd, &format!("{bn}.running_var"))?);
     let out = w.shape[0];
     if [&g, &b, &m, &v].iter().any(|t| t.data.len() != out) {
         return Err(Error::Model(format!("{bn} does not match {conv} ({out} channels)")));

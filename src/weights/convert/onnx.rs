@@ -140,10 +140,7 @@ impl Const {
         if !self.i.is_empty() || self.f.is_empty() {
             return Ok(self.i.clone());
         }
-        self.f
-            .iter()
-            .map(|&v| if v.fract() == 0.0 { Ok(v as i64) } else { Err(Error::Model(format!("ONNX: {v} where an integer was expected"))) })
-            .collect()
+        self.f.iter().map(|&v| if v.fract() == 0.0 { Ok(v as i64) } else { Err(Error::Model(format!("ONNX: {v} where an integer was expected"))) }).collect()
     }
     /// The one value of a scalar or one-element tensor.
     pub fn scalar(&self) -> Option<f32> {
@@ -152,11 +149,8 @@ impl Const {
 }
 
 fn decode_tensor(t: &TensorProto) -> Result<Const> {
-    let dims: Vec<usize> = t
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::Model(format!("ONNX tensor {}: negative dimension {d}", t.name))))
-        .collect::<Result<_>>()?;
+    let dims: Vec<usize> =
+        t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| Error::Model(format!("ONNX tensor {}: negative dimension {d}", t.name)))).collect::<Result<_>>()?;
     let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= MAX_VALUES);
     let n = n.ok_or_else(|| Error::Model(format!("ONNX tensor {}: dimensions {dims:?} too large", t.name)))?;
     let raw = &t.raw_data;
@@ -291,11 +285,31 @@ fn fold(n: &Node, c: &HashMap<String, Const>) -> Result<Option<Const>> {
         "Reshape" => {
             let shape = c[&n.inputs[1]].ints()?;
             let total = a.len();
-            let known: usize = shape.iter().enumerate().map(|(i, &d)| if d == 0 { a.dims.get(i).copied().unwrap_or(1) } else if d < 0 { 1 } else { d as usize }).product();
+            let known: usize = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| {
+                    if d == 0 {
+                        a.dims.get(i).copied().unwrap_or(1)
+                    } else if d < 0 {
+                        1
+                    } else {
+                        d as usize
+                    }
+                })
+                .product();
             let dims: Vec<usize> = shape
                 .iter()
                 .enumerate()
-                .map(|(i, &d)| if d == 0 { a.dims.get(i).copied().unwrap_or(1) } else if d < 0 { total / known.max(1) } else { d as usize })
+                .map(|(i, &d)| {
+                    if d == 0 {
+                        a.dims.get(i).copied().unwrap_or(1)
+                    } else if d < 0 {
+                        total / known.max(1)
+                    } else {
+                        d as usize
+                    }
+                })
                 .collect();
             if dims.iter().product::<usize>() != total {
                 return Err(Error::Model(format!("ONNX Reshape of a constant {:?} to {shape:?}", a.dims)));

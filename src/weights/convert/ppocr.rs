@@ -124,7 +124,18 @@ impl<'g> Lowering<'g> {
                 consumers.entry(x.clone()).or_default().push(i);
             }
         }
-        Lowering { g, prefix: prefix.into(), precision, ops: vec![], tensors: vec![], sym: HashMap::new(), consumers, done: HashSet::new(), softmax_dropped: false, backbone_f16: false }
+        Lowering {
+            g,
+            prefix: prefix.into(),
+            precision,
+            ops: vec![],
+            tensors: vec![],
+            sym: HashMap::new(),
+            consumers,
+            done: HashSet::new(),
+            softmax_dropped: false,
+            backbone_f16: false,
+        }
     }
 
     fn run(mut self, in_h: Option<usize>) -> Result<Lowered> {
@@ -426,7 +437,13 @@ impl<'g> Lowering<'g> {
         let [inp, o, kh, kw] = w.dims[..] else { return Err(err(n, format!("weights {:?}", w.dims))) };
         let strides = n.ints("strides", &[1, 1]);
         let pads = n.ints("pads", &[0, 0, 0, 0]);
-        if layout != Layout::Nchw || kh != kw || strides != [kh as i64, kw as i64] || pads.iter().any(|&p| p != 0) || n.int("group", 1) != 1 || !n.ints("output_padding", &[]).iter().all(|&p| p == 0) {
+        if layout != Layout::Nchw
+            || kh != kw
+            || strides != [kh as i64, kw as i64]
+            || pads.iter().any(|&p| p != 0)
+            || n.int("group", 1) != 1
+            || !n.ints("output_padding", &[]).iter().all(|&p| p == 0)
+        {
             return Err(err(n, "only kernel = stride transposed convolutions without padding are supported"));
         }
         let mut ch = self.channels(n, o)?;
@@ -598,7 +615,9 @@ impl<'g> Lowering<'g> {
             Some(Sym::Act { v, layout: Layout::Nwc, .. }) if target_len == 5 => {
                 let t = target.ok_or_else(|| err(n, "a 5-D reshape must be constant"))?;
                 match (&self.ops[v - 1], &t[..]) {
-                    (Op::Linear { out, .. }, &[_, _, 3, heads, d]) if heads > 0 && d > 0 && *out == (3 * heads * d) as usize => Sym::Qkv { v, heads: heads as usize, d: d as usize },
+                    (Op::Linear { out, .. }, &[_, _, 3, heads, d]) if heads > 0 && d > 0 && *out == (3 * heads * d) as usize => {
+                        Sym::Qkv { v, heads: heads as usize, d: d as usize }
+                    }
                     _ => return Err(err(n, format!("reshape to {t:?} is not a q/k/v split"))),
                 }
             }

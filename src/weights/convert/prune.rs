@@ -71,9 +71,10 @@ pub fn langs(list: &str) -> Result<Vec<&'static Lang>> {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|c| {
-            LANGS.iter().find(|l| l.code == c).ok_or_else(|| {
-                Error::Model(format!("--vocab-langs: unknown language {c:?} (known: {})", LANGS.iter().map(|l| l.code).collect::<Vec<_>>().join(", ")))
-            })
+            LANGS
+                .iter()
+                .find(|l| l.code == c)
+                .ok_or_else(|| Error::Model(format!("--vocab-langs: unknown language {c:?} (known: {})", LANGS.iter().map(|l| l.code).collect::<Vec<_>>().join(", "))))
         })
         .collect::<Result<Vec<_>>>()
         .and_then(|v| if v.is_empty() { Err(Error::Model("--vocab-langs names no language".into())) } else { Ok(v) })
@@ -182,10 +183,7 @@ pub fn apply(
     let mut meta = meta.clone();
     meta.insert("helplens.tokenizer".into(), json.to_string());
     meta.insert("helplens.config".into(), serde_json::to_string(&config).map_err(|e| bad(e))?);
-    let tensors = tensors
-        .into_iter()
-        .map(|(name, t)| if name == "emb.word" { Ok((name, gather_rows(&t, keep)?)) } else { Ok((name, t)) })
-        .collect::<Result<Vec<_>>>()?;
+    let tensors = tensors.into_iter().map(|(name, t)| if name == "emb.word" { Ok((name, gather_rows(&t, keep)?)) } else { Ok((name, t)) }).collect::<Result<Vec<_>>>()?;
     Ok((config, meta, tensors))
 }
 
@@ -227,9 +225,23 @@ mod tests {
     }
 
     const VOCAB: &[(&str, f64)] = &[
-        ("<s>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u{2581}", -3.0), ("\u{2581}hello", -1.0), ("\u{2581}world", -1.0),
-        ("\u{2581}zebra", -1.0), ("h", -4.0), ("e", -4.0), ("l", -4.0), ("o", -4.0), ("\u{2581}咖啡", -1.0), ("咖", -4.0),
-        ("啡", -4.0), ("Ж", -4.0), ("\u{2581}hel", -2.0), ("lo", -2.0),
+        ("<s>", 0.0),
+        ("</s>", 0.0),
+        ("<unk>", 0.0),
+        ("\u{2581}", -3.0),
+        ("\u{2581}hello", -1.0),
+        ("\u{2581}world", -1.0),
+        ("\u{2581}zebra", -1.0),
+        ("h", -4.0),
+        ("e", -4.0),
+        ("l", -4.0),
+        ("o", -4.0),
+        ("\u{2581}咖啡", -1.0),
+        ("咖", -4.0),
+        ("啡", -4.0),
+        ("Ж", -4.0),
+        ("\u{2581}hel", -2.0),
+        ("lo", -2.0),
     ];
 
     fn tokens(json: &str, text: &str) -> Vec<String> {
@@ -260,8 +272,17 @@ mod tests {
         let w: Vec<f32> = (0..rows * h).map(|k| (k / h) as f32).collect();
         let t = QTensor::quantize(&candle_core::Tensor::from_vec(w, (rows, h), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
         let config = BertConfig {
-            name: "t".into(), vocab: rows, hidden: h, layers: 0, heads: 1, intermediate: h, max_positions: 64,
-            layer_norm_eps: 1e-12, max_tokens: 64, query_prefix: String::new(), passage_prefix: String::new(),
+            name: "t".into(),
+            vocab: rows,
+            hidden: h,
+            layers: 0,
+            heads: 1,
+            intermediate: h,
+            max_positions: 64,
+            layer_norm_eps: 1e-12,
+            max_tokens: 64,
+            query_prefix: String::new(),
+            passage_prefix: String::new(),
         };
         let before = t.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
         let meta = BTreeMap::from([("helplens.tokenizer".to_string(), json.clone())]);

@@ -33,7 +33,7 @@ impl std::str::FromStr for Choice {
             "" | "auto" => Ok(Choice::Auto),
             "cpu" => Ok(Choice::Cpu),
             "gpu" | "webgpu" => Ok(Choice::Gpu),
-            other => Err(Error::Gpu(format!("unknown backend {other:?}: use auto, cpu or webgpu"))),
+            other => Err(Error::UnknownBackend(other.to_string())),
         }
     }
 }
@@ -73,9 +73,9 @@ fn load<B: Backend>(b: B, text: &[u8], kb: &[u8], image: Option<&[u8]>, ocr: Opt
     Ok(e)
 }
 
-/// Errors that mean "the GPU cannot go on", as opposed to bad input.
+/// Errors that mean "the GPU cannot go on", as opposed to bad input or a bug.
 fn gpu_failure(e: &Error) -> bool {
-    matches!(e, Error::Gpu(_) | Error::GpuLost)
+    e.is_gpu_unavailable()
 }
 
 /// Evaluates `$call` with `$e` bound to the active engine; where the GPU engine fails with a
@@ -114,7 +114,7 @@ impl Session {
         if choice != Choice::Cpu {
             let opened = match Gpu::open().await {
                 Ok(g) if choice == Choice::Auto && g.adapter().software => {
-                    Err(Error::Gpu(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)))
+                    Err(Error::GpuUnavailable(format!("only a software adapter ({}), which is slower than the CPU path", g.adapter().name)))
                 }
                 Ok(g) => load(g, &text, &kb, image.as_deref(), None, integrity),
                 Err(e) => Err(e),

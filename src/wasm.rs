@@ -1,6 +1,7 @@
 //! The only browser-facing file: thin `#[wasm_bindgen]` glue over a [`Session`] (the engine on
-//! WebGPU or the CPU, chosen once). Errors cross as
-//! `JsError` with the library's message; nothing here panics on input.
+//! WebGPU or the CPU, chosen once). Errors cross as JavaScript `Error`s with the library's
+//! message and a stable `code` ([`Error::code`]: "empty_question", "gpu_unavailable", ...) for
+//! programs to act on; nothing here panics on input.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::engine::Photo;
+use crate::error::Error;
 use crate::kb::{Answer, Article};
 use crate::session::{Choice, Session};
 use crate::weights::gguf::{short, Integrity};
@@ -19,12 +21,20 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-fn js<E: std::fmt::Display>(e: E) -> JsError {
-    JsError::new(&e.to_string())
+/// A JavaScript `Error` with `message` and `code`.
+fn js_error(message: &str, code: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&e, &JsValue::from_str("code"), &JsValue::from_str(code));
+    e.into()
 }
 
-fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js)
+fn js(e: Error) -> JsValue {
+    js_error(&e.to_string(), e.code())
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_error(&format!("could not pass the result to JavaScript: {e}"), "internal"))
 }
 
 /// What the page needs to know about the loaded KB and engine.
@@ -56,17 +66,17 @@ pub struct HelplensEngine {
 
 /// The session, or a clear error where a call is still running (JavaScript must await each
 /// call before the next; the worker queues them).
-fn session(s: &Rc<RefCell<Session>>) -> Result<std::cell::RefMut<'_, Session>, JsError> {
+fn session(s: &Rc<RefCell<Session>>) -> Result<std::cell::RefMut<'_, Session>, JsValue> {
     s.try_borrow_mut().map_err(|_| busy())
 }
 
 /// The session for reading only (info, search), with the same error while a call runs.
-fn session_ref(s: &Rc<RefCell<Session>>) -> Result<std::cell::Ref<'_, Session>, JsError> {
+fn session_ref(s: &Rc<RefCell<Session>>) -> Result<std::cell::Ref<'_, Session>, JsValue> {
     s.try_borrow().map_err(|_| busy())
 }
 
-fn busy() -> JsError {
-    JsError::new("the engine is busy with the previous request")
+fn busy() -> JsValue {
+    js(Error::Busy)
 }
 
 #[wasm_bindgen]
@@ -76,7 +86,7 @@ impl HelplensEngine {
     /// work after `addImageModel`. `verified: true` says the caller has checked the bytes (the
     /// widget's loader: sha256 against manifest.json, with WebCrypto), so the engine skips
     /// recomputing the model files' fingerprints; without it a corrupt file is refused here.
-    pub async fn create(text_model: Vec<u8>, kb: Vec<u8>, backend: String, verified: Option<bool>) -> Result<HelplensEngine, JsError> {
+    pub async fn create(text_model: Vec<u8>, kb: Vec<u8>, backend: String, verified: Option<bool>) -> Result<HelplensEngine, JsValue> {
         let choice: Choice = backend.parse().map_err(js)?;
         let integrity = if verified == Some(true) { Integrity::Trusted } else { Integrity::Check };
         let s = Session::open_with(choice, &text_model, &kb, None, integrity).await.map_err(js)?;
@@ -85,19 +95,19 @@ impl HelplensEngine {
 
     /// Loads the image model.
     #[wasm_bindgen(js_name = addImageModel)]
-    pub fn add_image_model(&self, bytes: &[u8]) -> Result<(), JsError> {
+    pub fn add_image_model(&self, bytes: &[u8]) -> Result<(), JsValue> {
         session(&self.inner)?.add_image_model(bytes).map_err(js)
     }
 
     /// Loads the OCR model: photos are then read too, and what they say joins the question
     /// (`answer.read`: lines with their text, confidence and box).
     #[wasm_bindgen(js_name = addOcrModel)]
-    pub fn add_ocr_model(&self, bytes: &[u8]) -> Result<(), JsError> {
+    pub fn add_ocr_model(&self, bytes: &[u8]) -> Result<(), JsValue> {
         session(&self.inner)?.add_ocr_model(bytes).map_err(js)
     }
 
     /// KB name, contact, suggestions, articles, backend.
-    pub fn info(&self) -> Result<JsValue, JsError> {
+    pub fn info(&self) -> Result<JsValue, JsValue> {
         let s = session_ref(&self.inner)?;
         let m = &s.kb().meta;
         to_js(&Info {
@@ -137,7 +147,7 @@ impl HelplensEngine {
     }
 
     /// Ranks the KB for an already computed question vector (search alone, e.g. for timing).
-    pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsError> {
+    pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsValue> {
         let s = session_ref(&self.inner)?;
         to_js(&crate::kb::answer::search(s.kb(), question_vector))
     }
@@ -159,23 +169,23 @@ impl HelplensEngine {
     /// Loses the WebGPU device on purpose, as a driver reset would (tests of the fallback).
     /// Returns false when the session is not on the GPU.
     #[wasm_bindgen(js_name = simulateDeviceLoss)]
-    pub fn simulate_device_loss(&self) -> Result<bool, JsError> {
+    pub fn simulate_device_loss(&self) -> Result<bool, JsValue> {
         let s = session(&self.inner)?;
         Ok(s.gpu().map(|e| e.backend().simulate_device_loss()).is_some())
     }
 }
 
 fn floats(r: crate::Result<Vec<f32>>) -> Result<JsValue, JsValue> {
-    Ok(js_sys::Float32Array::from(&r.map_err(|e| JsValue::from(js(e)))?[..]).into())
+    Ok(js_sys::Float32Array::from(&r.map_err(js)?[..]).into())
 }
 
 fn answer(r: crate::Result<Answer>) -> Result<JsValue, JsValue> {
-    to_js(&r.map_err(js)?).map_err(JsValue::from)
+    to_js(&r.map_err(js)?)
 }
 
 /// Refuses a JPEG, PNG, GIF or WebP file that ends early, before the browser decodes it (a
 /// browser shows such a file as a partly grey picture without an error).
 #[wasm_bindgen(js_name = checkPhoto)]
-pub fn check_photo(bytes: &[u8]) -> Result<(), JsError> {
+pub fn check_photo(bytes: &[u8]) -> Result<(), JsValue> {
     crate::input::image::check_complete(bytes).map_err(js)
 }

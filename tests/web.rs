@@ -77,7 +77,7 @@ async fn call(p: js_sys::Promise) -> Result<JsValue, JsValue> {
     wasm_bindgen_futures::JsFuture::from(p).await
 }
 
-async fn engine_on(backend: &str) -> Result<HelplensEngine, JsError> {
+async fn engine_on(backend: &str) -> Result<HelplensEngine, JsValue> {
     let e = HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), backend.into(), None).await?;
     yield_now().await;
     e.add_image_model(IMAGE)?;
@@ -117,7 +117,7 @@ async fn gpu_engine() -> Option<HelplensEngine> {
             Some(e)
         }
         Err(e) => {
-            let why = JsValue::from(e).as_string().unwrap_or_else(|| "the engine did not open on WebGPU".into());
+            let why = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "the engine did not open on WebGPU".into());
             skip_without_adapter(&why).await;
             None
         }
@@ -193,20 +193,28 @@ async fn answers_photos_in_the_browser() {
     assert_eq!(top_id(got), expect_photo("camera-1.jpg"));
 }
 
+/// The `code` of a rejected call's JavaScript Error.
+fn code_of(r: Result<impl Sized, JsValue>) -> String {
+    match r {
+        Ok(_) => "no error".into(),
+        Err(e) => js_sys::Reflect::get(&e, &"code".into()).ok().and_then(|c| c.as_string()).unwrap_or_else(|| format!("an error without a code: {e:?}")),
+    }
+}
+
 #[wasm_bindgen_test]
-async fn bad_input_is_an_error_not_a_panic() {
+async fn bad_input_is_an_error_with_a_code_not_a_panic() {
     let e = engine().await;
-    assert!(call(e.ask("  ".into())).await.is_err());
-    assert!(call(e.ask("x".repeat(100_000))).await.is_err());
-    assert!(call(e.ask_with_image_file(String::new(), b"just text, renamed to .jpg".to_vec())).await.is_err());
-    assert!(call(e.ask_with_image_file(String::new(), ESPRESSO[..ESPRESSO.len() / 3].to_vec())).await.is_err());
-    assert!(call(e.ask_with_pixels(String::new(), vec![0; 16], 8660, 5774)).await.is_err());
-    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), None).await.is_err());
+    assert_eq!(code_of(call(e.ask("  ".into())).await), "empty_question");
+    assert_eq!(code_of(call(e.ask("x".repeat(100_000))).await), "question_too_long");
+    assert_eq!(code_of(call(e.ask_with_image_file(String::new(), b"just text, renamed to .jpg".to_vec())).await), "photo_format");
+    assert_eq!(code_of(call(e.ask_with_image_file(String::new(), ESPRESSO[..ESPRESSO.len() / 3].to_vec())).await), "photo_unreadable");
+    assert_eq!(code_of(call(e.ask_with_pixels(String::new(), vec![0; 16], 8660, 5774)).await), "photo_too_large");
+    assert_eq!(code_of(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), None).await), "model_file");
     // Bytes the caller says it verified are still parsed and checked: a truncated file is refused.
-    assert!(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), Some(true)).await.is_err());
-    assert!(HelplensEngine::create(TEXT.to_vec(), KB[..KB.len() / 2].to_vec(), "cpu".into(), None).await.is_err());
-    assert!(HelplensEngine::create(IMAGE.to_vec(), KB.to_vec(), "cpu".into(), None).await.is_err());
-    assert!(HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), "tpu".into(), None).await.is_err());
+    assert_eq!(code_of(HelplensEngine::create(TEXT[..TEXT.len() / 2].to_vec(), KB.to_vec(), "cpu".into(), Some(true)).await), "model_file");
+    assert_eq!(code_of(HelplensEngine::create(TEXT.to_vec(), KB[..KB.len() / 2].to_vec(), "cpu".into(), None).await), "kb_file");
+    assert_eq!(code_of(HelplensEngine::create(IMAGE.to_vec(), KB.to_vec(), "cpu".into(), None).await), "model_file");
+    assert_eq!(code_of(HelplensEngine::create(TEXT.to_vec(), KB.to_vec(), "tpu".into(), None).await), "unknown_backend");
     // Still answers after all of that.
     assert!(call(e.ask("my printer jams".into())).await.is_ok());
 }

@@ -33,7 +33,7 @@ pub async fn adapter_exists() -> bool {
 /// Opens an adapter and a device, with shader-f16 where the adapter has it and `want_f16`.
 /// An error says why there is no GPU.
 pub async fn open(want_f16: bool) -> Result<(wgpu::Device, wgpu::Queue, Adapter)> {
-    let adapter = request_adapter().await.map_err(|e| Error::Gpu(format!("no adapter: {e}")))?;
+    let adapter = request_adapter().await.map_err(|e| Error::GpuUnavailable(format!("no adapter: {e}")))?;
     let info = adapter.get_info();
     let mut limits = wgpu::Limits::default();
     let have = adapter.limits();
@@ -45,7 +45,7 @@ pub async fn open(want_f16: bool) -> Result<(wgpu::Device, wgpu::Queue, Adapter)
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor { label: Some("helplens"), required_limits: limits, required_features, ..Default::default() })
         .await
-        .map_err(|e| Error::Gpu(format!("no device on {}: {e}", info.name)))?;
+        .map_err(|e| Error::GpuUnavailable(format!("no device on {}: {e}", info.name)))?;
     let software = info.device_type == wgpu::DeviceType::Cpu || is_software(&format!("{} {} {}", info.name, info.driver, info.driver_info));
     let adapter = Adapter {
         // Browsers may withhold the description (Chromium's SwiftShader gives none).

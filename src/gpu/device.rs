@@ -47,7 +47,10 @@ impl Gpu {
         let error = Arc::new(Mutex::new(None));
         let slot = error.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+            // Out of memory: this device cannot run us (any more). Anything else (validation,
+            // internal) is a wrong call of ours.
+            let oom = matches!(e, wgpu::Error::OutOfMemory { .. });
+            slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| (oom, e.to_string()));
         }));
         let kernels = Kernels::compile(&device, adapter.f16).await?;
         let max_groups = device.limits().max_compute_workgroups_per_dimension;
@@ -96,7 +99,7 @@ impl Gpu {
         let got = self.read_async(&self.linear(&self.tensor(&x, &[m, k])?, &self.matrix(qt()?, &b, n, k, false)?, Activation::Gelu)?).await?;
         let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         if got.len() != want.len() || !(worst < 1e-3) {
-            return Err(Error::Gpu(format!("self-test failed on {}: max error {worst}", self.adapter.name)));
+            return Err(Error::GpuUnavailable(format!("self-test failed on {}: max error {worst}", self.adapter.name)));
         }
         Ok(())
     }
@@ -106,8 +109,8 @@ impl Gpu {
         if self.is_lost() {
             return Err(Error::GpuLost);
         }
-        if let Some(e) = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(Error::Gpu(e));
+        if let Some((oom, e)) = self.error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(if oom { Error::GpuUnavailable(e) } else { Error::GpuBug(e) });
         }
         Ok(())
     }

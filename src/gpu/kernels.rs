@@ -136,7 +136,7 @@ impl Kernels {
                 cache: None,
             });
             if let Some(e) = scope.pop().await {
-                return Err(Error::Gpu(format!("kernel {k:?} failed to compile: {e}")));
+                return Err(Error::GpuBug(format!("kernel {k:?} failed to compile: {e}")));
             }
             pipelines.push(Some(pipeline));
         }
@@ -147,6 +147,6 @@ impl Kernels {
     pub fn get(&self, k: Kernel) -> Result<&wgpu::ComputePipeline> {
         self.pipelines[Kernel::ALL.iter().position(|&x| x == k).expect("every kernel is listed")]
             .as_ref()
-            .ok_or_else(|| Error::Gpu(format!("kernel {k:?} needs shader-f16, which this device lacks")))
+            .ok_or_else(|| Error::GpuBug(format!("kernel {k:?} needs shader-f16, which this device lacks (the f16 variants are chosen only where it has it)")))
     }
 }

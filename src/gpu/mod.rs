@@ -52,7 +52,7 @@ pub struct Gpu {
     recording: RefCell<Option<(wgpu::CommandEncoder, wgpu::ComputePass<'static>)>>,
     pool: Rc<RefCell<Pool>>,
     lost: Arc<AtomicBool>,
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<(bool, String)>>>,
     /// The device's `max_compute_workgroups_per_dimension`.
     max_groups: u32,
 }

@@ -115,7 +115,7 @@ impl Backend for Gpu {
         #[cfg(target_arch = "wasm32")]
         {
             let _ = t;
-            Err(Error::Gpu("WebGPU results can only be read asynchronously".into()))
+            Err(Error::GpuBug("WebGPU results can only be read asynchronously".into()))
         }
     }
 

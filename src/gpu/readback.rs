@@ -31,7 +31,7 @@ impl Gpu {
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        let failed = |what: String| if self.is_lost() { Error::GpuLost } else { Error::Gpu(what) };
+        let failed = |what: String| if self.is_lost() { Error::GpuLost } else { Error::GpuUnavailable(what) };
         #[cfg(not(target_arch = "wasm32"))]
         self.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map_err(|e| failed(format!("waiting for the device: {e}")))?;
         match rx.await {

@@ -44,11 +44,11 @@ impl Gpu {
     pub(super) fn dispatch<P: Params>(&self, kernel: Kernel, buffers: &[&wgpu::Buffer], params: &P, groups: (u32, u32)) -> Result<()> {
         self.check_alive()?;
         if !P::KERNELS.contains(&kernel) {
-            return Err(Error::Gpu(format!("{kernel:?} does not read {}", std::any::type_name::<P>())));
+            return Err(Error::GpuBug(format!("{kernel:?} does not read {}", std::any::type_name::<P>())));
         }
         let limit = self.max_groups;
         if groups.0 > limit || groups.1 > limit {
-            return Err(Error::Gpu(format!("{kernel:?}: {groups:?} workgroups exceed the device limit {limit}")));
+            return Err(Error::GpuBug(format!("{kernel:?}: {groups:?} workgroups exceed the device limit {limit}")));
         }
         let uniform = self.upload("params", bytemuck::bytes_of(params), wgpu::BufferUsages::UNIFORM);
         let pipeline = self.kernels.get(kernel)?;

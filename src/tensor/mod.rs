@@ -312,6 +312,6 @@ mod tests {
 pub fn now<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
     match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(r) => r,
-        Poll::Pending => Err(Error::Gpu("this backend answers asynchronously: use the async API".into())),
+        Poll::Pending => Err(Error::GpuBug("this backend answers asynchronously: use the async API".into())),
     }
 }

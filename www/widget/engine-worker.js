@@ -123,6 +123,8 @@ self.onmessage = async ({ data }) => {
     if (!handler) throw new Error(`unknown request ${data.type}`);
     post({ id: data.id, ok: true, result: await handler(data) });
   } catch (e) {
-    post({ id: data.id, ok: false, error: String((e && e.message) || e) });
+    // `code`: the engine's stable error code (see Error::code in src/error.rs), or none for
+    // errors raised in JavaScript.
+    post({ id: data.id, ok: false, error: String((e && e.message) || e), code: (e && typeof e.code === 'string') ? e.code : null });
   }
 };

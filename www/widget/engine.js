@@ -10,7 +10,7 @@ export class EngineClient extends EventTarget {
       if (data.id !== undefined && this.pending.has(data.id)) {
         const { resolve, reject } = this.pending.get(data.id);
         this.pending.delete(data.id);
-        if (data.ok) resolve(data.result); else reject(new Error(data.error));
+        if (data.ok) resolve(data.result); else reject(Object.assign(new Error(data.error), { code: data.code }));
       } else if (data.type) {
         this.dispatchEvent(new CustomEvent(data.type, { detail: data }));
       }

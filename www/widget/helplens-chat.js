@@ -179,12 +179,12 @@ class HelplensChat extends HTMLElement {
       this.status.hidden = true;
       this.setState('text-only');
     });
-    const failed = (msg) => this.loadFailed(msg);
-    engine.addEventListener('failed', ({ detail }) => failed(detail.message));
-    engine.load(this.urls, this.backend()).catch((e) => failed(e.message));
+    const failed = (msg, code) => this.loadFailed(msg, code);
+    engine.addEventListener('failed', ({ detail }) => failed(detail.message, null));
+    engine.load(this.urls, this.backend()).catch((e) => failed(e.message, e.code));
   }
 
-  loadFailed(detail) {
+  loadFailed(detail, code) {
     if (this.state === 'error') return;
     this.setState('error');
     this.status.hidden = true;
@@ -192,8 +192,10 @@ class HelplensChat extends HTMLElement {
     this.engine = null;
     this.rejectText(new Error(detail));
     this.say('error', `${this.t.loadFailed}${this.t.sep}${detail}`);
-    // WebGPU was required (backend="webgpu") and is missing or failed: offer the CPU instead.
-    const gpu = this.backend() === 'webgpu' && /GPU|adapter/i.test(detail);
+    // The GPU backend is missing, failed, or hit a bug of ours (reported in the console): offer
+    // the CPU instead.
+    const gpu = ['gpu_unavailable', 'gpu_lost', 'gpu_bug'].includes(code);
+    if (code === 'gpu_bug') console.error(`helplens: GPU backend bug (${detail}); please report it`);
     const retry = el('button', {
       type: 'button', class: 'chip',
       onclick: () => { retry.remove(); this.fallbackToCpu = this.fallbackToCpu || gpu; this.startEngine(); },
@@ -219,7 +221,7 @@ class HelplensChat extends HTMLElement {
     this.dataset.backend = info.backend;
     this.engineLine.textContent = info.backend === 'gpu' ? this.t.engineGpu(info.adapter || 'GPU') : this.t.engineCpu;
     this.engineLine.title = info.fallback_reason || '';
-    if (switched) this.say('note', this.t.switchedToCpu(info.fallback_reason || 'device lost'));
+    if (switched) this.say('note', this.t.switchedToCpu(info.fallback_reason || this.t.deviceLost));
     if (info.photos) {
       if (this.state !== 'ready') this.announce(this.t.ready);
       this.setState('ready');
@@ -337,7 +339,7 @@ class HelplensChat extends HTMLElement {
     } catch (e) {
       dots.remove();
       if (this.state === 'error') return; // the load failure is already in the chat, with a retry
-      const lead = /empty question/.test(e.message) ? null : photo ? this.t.photoError : this.t.askError;
+      const lead = e.code === 'empty_question' ? null : photo ? this.t.photoError : this.t.askError;
       this.say('error', lead ? `${lead}${this.t.sep}${e.message}` : this.t.emptyQuestion);
     } finally {
       dots.remove();

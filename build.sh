@@ -138,8 +138,7 @@ build() {
   # The widget checks every download against this (sha256, size) and keys its offline copies by it.
   if stale www/models/manifest.json www/models/*.gguf www/models/*.safetensors scripts/manifest.py build.sh; then
     log "www/models/manifest.json"
-    python3 scripts/manifest.py www/models --text-model minilm-int8.gguf --image-model efficientnet-lite0-int8.gguf --ocr-model ppocrv5-int8.gguf \
-      --kb-text-model demo-kb-zh.safetensors=e5-small-q4-en-zh.gguf
+    python3 scripts/manifest.py www/models --text-model minilm-int8.gguf --image-model efficientnet-lite0-int8.gguf --ocr-model ppocrv5-int8.gguf
   fi
   if stale www/pkg/helplens_bg.wasm src Cargo.toml Cargo.lock node_modules/.bin/wasm-opt; then
     log "wasm-pack build (web, release, simd128)"

@@ -4,15 +4,30 @@ and KB (.safetensors) file in DIR, and which models are the text and the image e
 widget checks each download against it and keys its offline copies by the sha256, so a changed
 file replaces the cached one.
 
-    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME] [--ocr-model NAME] [--kb-text-model KB=NAME ...]
+    python3 scripts/manifest.py DIR [--text-model NAME] [--image-model NAME] [--ocr-model NAME]
 
---kb-text-model names the text model of a KB built with another one than --text-model (a
-multilingual KB: demo-kb-zh.safetensors=e5-small-q4-en-zh.gguf); the widget loads it for that KB.
+A KB built with another text model than --text-model (a multilingual KB built with e5) names
+its model file in its own metadata (helplens.kb's text_model_file, written by build-kb); such
+KBs are listed under kb_text_models, and the widget loads that model for them.
 """
 import argparse
 import hashlib
 import json
 import pathlib
+import struct
+
+
+def kb_text_model(path):
+    """The text_model_file a helplens KB (safetensors, JSON metadata helplens.kb) names, or None."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > 100 << 20:
+            raise SystemExit(f"{path}: safetensors header of {n} bytes: not a helplens KB")
+        header = json.loads(f.read(n))
+    meta = header.get("__metadata__", {}).get("helplens.kb")
+    if meta is None:
+        raise SystemExit(f"{path}: no helplens.kb metadata: not a helplens KB")
+    return json.loads(meta).get("text_model_file")
 
 
 def sha256(path):
@@ -29,7 +44,6 @@ def main():
     ap.add_argument("--text-model")
     ap.add_argument("--image-model")
     ap.add_argument("--ocr-model")
-    ap.add_argument("--kb-text-model", action="append", default=[], metavar="KB=NAME")
     a = ap.parse_args()
     files = sorted(p for p in a.dir.iterdir() if p.suffix in (".gguf", ".safetensors") and p.is_file())
     manifest = {}
@@ -39,12 +53,12 @@ def main():
                 raise SystemExit(f"{a.dir / name} does not exist")
             manifest[role] = name
     kb_text = {}
-    for pair in a.kb_text_model:
-        kb, _, model = pair.partition("=")
-        for name in (kb, model):
-            if not name or not (a.dir / name).is_file():
-                raise SystemExit(f"--kb-text-model {pair}: {a.dir / name} does not exist")
-        kb_text[kb] = model
+    for kb in (p for p in files if p.suffix == ".safetensors"):
+        model = kb_text_model(kb)
+        if model and model != a.text_model:
+            if not (a.dir / model).is_file():
+                raise SystemExit(f"{kb} was built with {model}, which is not in {a.dir}")
+            kb_text[kb.name] = model
     if kb_text:
         manifest["kb_text_models"] = kb_text
     manifest["files"] = {p.name: {"sha256": sha256(p), "size": p.stat().st_size} for p in files}

@@ -83,6 +83,8 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
         },
         text_model: text.fingerprint.clone(),
         image_model: image.map(|m| m.fingerprint.clone()),
+        text_model_file: None,
+        image_model_file: None,
         suggestions: c.suggestions.clone().unwrap_or_else(|| src.articles.iter().filter_map(|a| a.questions.first().cloned()).take(SUGGESTIONS).collect()),
         articles: src.articles.iter().map(|a| a.article.clone()).collect(),
     };

@@ -82,6 +82,13 @@ pub struct KbMeta {
     /// Fingerprint of the image model, if photos and labels were embedded.
     #[serde(default)]
     pub image_model: Option<String>,
+    /// File names (no folder) of the text and image models the KB was built with, so a reader
+    /// can find them beside the KB (`helplens ask`, the manifest's per-KB text model); the
+    /// fingerprints above still decide whether a loaded model matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_model_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_model_file: Option<String>,
     pub articles: Vec<Article>,
     /// Suggested questions shown before the first message.
     #[serde(default)]
@@ -175,9 +182,9 @@ fn kinds(st: &SafeTensors, len: usize) -> Result<Vec<UnitKind>> {
     t.data().iter().map(|&k| UnitKind::ALL.get(k as usize).copied().ok_or_else(|| Error::Kb(format!("units.kind has unknown kind {k}")))).collect()
 }
 
-impl Kb {
-    /// Parses a KB file; `text_dim` is the loaded text model's width.
-    pub fn from_bytes(bytes: &[u8], text_dim: usize) -> Result<Self> {
+impl KbMeta {
+    /// The metadata of a KB file alone (its header), checked for the format version.
+    pub fn from_kb_bytes(bytes: &[u8]) -> Result<Self> {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Kb(format!("not a helplens KB file ({e})")))?;
         let json =
             header.metadata().as_ref().and_then(|m| m.get("helplens.kb")).ok_or_else(|| Error::Kb("safetensors file without helplens.kb metadata: not a helplens KB".into()))?;
@@ -185,6 +192,14 @@ impl Kb {
         if meta.version != KB_VERSION {
             return Err(Error::Kb(format!("KB format version {} (this engine reads {KB_VERSION}); rebuild it", meta.version)));
         }
+        Ok(meta)
+    }
+}
+
+impl Kb {
+    /// Parses a KB file; `text_dim` is the loaded text model's width.
+    pub fn from_bytes(bytes: &[u8], text_dim: usize) -> Result<Self> {
+        let meta = KbMeta::from_kb_bytes(bytes)?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Kb(format!("corrupt or truncated KB file: {e}")))?;
         let n = meta.articles.len();
         let units = rows(&st, "units", Some(text_dim))?;

@@ -103,8 +103,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        #[arg(long, default_value = DEFAULT_TEXT)]
-        text_model: PathBuf,
+        /// The text model [default: the one the KB was built with, found beside the KB or in models/].
+        #[arg(long)]
+        text_model: Option<PathBuf>,
         #[arg(long, default_value = DEFAULT_IMAGE)]
         image_model: PathBuf,
         /// The OCR model that reads the text in photos.
@@ -274,11 +275,14 @@ fn build_kb_cmd(dir: &Path, out: &Path, text_model: &Path, image_model: &Path) -
     let image = EfficientNet::load(&backend, ModelFile::from_bytes(&read(image_model)?)?)?;
     let start = Instant::now();
     let tty = std::io::stderr().is_terminal();
-    let kb = build::build(&backend, &text, Some(&image), &src, &mut |what| {
+    let mut kb = build::build(&backend, &text, Some(&image), &src, &mut |what| {
         if tty {
             eprint!("\rembedding {what:<40}");
         }
     })?;
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    kb.meta.text_model_file = file_name(text_model);
+    kb.meta.image_model_file = file_name(image_model);
     if tty {
         eprint!("\r{:<50}\r", "");
     }
@@ -303,10 +307,21 @@ fn engine<B: Backend>(backend: B, kb: &Path, text_model: &Path, image_model: &Pa
     Ok(e)
 }
 
+/// The text model a KB names (`text_model_file`): beside the KB, else in models/; a KB from
+/// before it named its model gets the default English one.
+fn kb_text_model(kb_path: &Path, kb: &[u8]) -> Result<PathBuf> {
+    let meta = helplens::kb::format::KbMeta::from_kb_bytes(kb)?;
+    let Some(name) = meta.text_model_file else { return Ok(PathBuf::from(DEFAULT_TEXT)) };
+    let beside = kb_path.parent().unwrap_or(Path::new(".")).join(&name);
+    let in_models = Path::new("models").join(&name);
+    [beside.clone(), in_models.clone()].into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        anyhow::anyhow!("{} was built with the text model {name}, found neither at {} nor at {}: pass --text-model", kb_path.display(), beside.display(), in_models.display())
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
-fn ask_cmd(kb: &Path, image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, ocr_model: &Path, no_ocr: bool, backend: Choice, question: &[String]) -> Result<()> {
-    let mut session = Session::new(backend, &read(text_model)?, &read(kb)?, Some(&read(image_model)?))?;
+fn ask_cmd(kb: &[u8], image: Option<&Path>, json: bool, text_model: &Path, image_model: &Path, ocr_model: &Path, no_ocr: bool, backend: Choice, question: &[String]) -> Result<()> {
+    let mut session = Session::new(backend, &read(text_model)?, kb, Some(&read(image_model)?))?;
     if let Some(why) = &session.fallback_reason {
         eprintln!("using the CPU: {why}");
     }
@@ -512,7 +527,12 @@ fn main() -> Result<()> {
             build_kb_cmd(&dir, &out, &text_model, &image_model)
         }
         Command::Ask { kb, image, json, text_model, image_model, ocr_model, no_ocr, backend, question } => {
-            ask_cmd(&kb, image.as_deref(), json, &text_model, &image_model, &ocr_model, no_ocr, backend, &question)
+            let kb_bytes = read(&kb)?;
+            let text_model = match text_model {
+                Some(p) => p,
+                None => kb_text_model(&kb, &kb_bytes)?,
+            };
+            ask_cmd(&kb_bytes, image.as_deref(), json, &text_model, &image_model, &ocr_model, no_ocr, backend, &question)
         }
         Command::Ocr { image, ocr_model, json } => ocr_cmd(&image, &ocr_model, json),
         Command::Bench { kernels: true, peak_gflops, peak_gbps, .. } => kernel_bench::run(peak_gflops.zip(peak_gbps)),

@@ -186,6 +186,8 @@ test_native() {
 test_e2e() {
   log "end to end: the support widget in headless Chromium under its CSP (CPU and WebGPU)"
   node scripts/e2e.mjs
+  log "soak: 1,000 questions and 100 photos through the widget's worker, memory at the start and the end"
+  node scripts/soak.mjs
   peer_onnx
   log "peer bench page, tiny run: helplens and onnxruntime-web load under the CSP and agree"
   node scripts/peer-bench.mjs --check

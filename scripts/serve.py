@@ -26,9 +26,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Security-Policy", CSP)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-cache")
-        if self.path.startswith(("/bench/", "/bench.html", "/bench.js")):
+        if self.path.startswith(("/bench/", "/bench.html", "/bench.js")) and not self.path.startswith("/bench/soak."):
             # Cross-origin isolation for the benchmark pages only, so that they can measure the
-            # tab's memory (performance.measureUserAgentSpecificMemory); the widget needs none.
+            # tab's memory (performance.measureUserAgentSpecificMemory); the widget needs none,
+            # nor does the soak page, which runs the widget's own worker as the widget does.
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         super().end_headers()

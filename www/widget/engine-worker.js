@@ -6,6 +6,7 @@ import { describe, fetchVerified, modelUrls } from './loader.js';
 import { decode, thumbnail } from './photo.js';
 
 let engine = null;
+let wasm = null; // the module's exports (its memory, for stats)
 let imageReady = null; // Promise: the image model is loaded (rejects when it cannot be)
 let ocrUrl = null; // the OCR model's URL, fetched on the first photo
 let ocrReady = null; // Promise: the OCR model is loaded, or failed (photos then go unread)
@@ -42,7 +43,7 @@ function enqueue(fn) {
 
 // models: the models' folder URL (its manifest.json names the text and image model); kb: the KB's URL.
 async function load({ models, kb, backend }) {
-  await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
+  wasm = await init({ module_or_path: new URL('../pkg/helplens_bg.wasm', import.meta.url) });
   const { textModel, imageModel, ocrModel } = await modelUrls(models, kb);
   ocrUrl = ocrModel;
   const text = await stage('text', [textModel, kb]);
@@ -113,6 +114,12 @@ const handlers = {
   // The page attached a photo: start fetching the OCR model while the customer types.
   'photo-attached': () => { loadOcr(); return null; },
   resources,
+  // Memory figures (the soak test and the memory bench): the wasm heap and this worker's JS heap.
+  // `gc`: collect first where the browser exposes it (Chromium with --js-flags=--expose-gc).
+  stats: ({ gc }) => {
+    if (gc && typeof self.gc === 'function') self.gc();
+    return { wasm_memory: wasm ? wasm.memory.buffer.byteLength : 0, js_heap: self.performance?.memory?.usedJSHeapSize ?? null };
+  },
   // Tests: loses the WebGPU device as a driver reset would.
   'simulate-device-loss': () => enqueue(() => engine.simulateDeviceLoss()),
 };

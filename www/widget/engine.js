@@ -43,4 +43,7 @@ export class EngineClient extends EventTarget {
   photoAttached() { return this.request('photo-attached'); }
 
   simulateDeviceLoss() { return this.request('simulate-device-loss'); }
+
+  /** {wasm_memory, js_heap} of the worker, in bytes (js_heap: null where the browser has no performance.memory). */
+  stats(gc = false) { return this.request('stats', { gc }); }
 }

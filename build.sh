@@ -47,13 +47,6 @@ setup_tools() {
     # Not --locked: its lock file pins a webpki-roots that no longer builds.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
-  # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
-  apt_install chromium chromium-driver mesa-vulkan-drivers firefox-esr
-  # Firefox's WebDriver, for the browser tests in Firefox too (Mozilla publishes it on crates.io).
-  if ! version_is geckodriver "$GECKODRIVER_VERSION"; then
-    log "cargo install geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
-    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
-  fi
   # wasm-opt (binaryen), playwright-core and axe-core, pinned by package-lock.json.
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci (binaryen, playwright-core, axe-core)"
@@ -86,6 +79,18 @@ fetch_wheels() {
 
 wheel_path() { wheels | awk -v n="$1" '$1 == n { print $3 }' | sed "s|^|$WHEELS/|"; }
 
+# What only the tests and benchmarks need: browsers, their drivers, a software Vulkan device.
+setup_test_tools() {
+  # mesa-vulkan-drivers: lavapipe, a Vulkan device for the GPU backend's tests on machines without a GPU.
+  apt_install chromium chromium-driver mesa-vulkan-drivers firefox-esr
+  # Firefox's WebDriver, for the browser tests in Firefox too (Mozilla publishes it on crates.io).
+  if ! version_is geckodriver "$GECKODRIVER_VERSION"; then
+    log "cargo install geckodriver $GECKODRIVER_VERSION (a few minutes, once)"
+    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
+  fi
+}
+
+# Building and serving need only the Rust and wasm tools, the npm packages and the wheels.
 setup() { setup_tools; fetch_wheels; }
 
 # Rebuilds $1 when any of the remaining paths is newer (or $1 is missing).
@@ -210,9 +215,9 @@ case "${1:-serve}" in
   setup) setup ;;
   build) setup; build ;;
   serve) setup; build; serve ;;
-  test) setup; build; test_native; test_browser; test_e2e; log "all tests passed" ;;
+  test) setup; setup_test_tools; build; test_native; test_browser; test_e2e; log "all tests passed" ;;
   bench)
-    setup; build
+    setup; setup_test_tools; build
     log "native bench (one thread)"
     "$ROOT/target/release/helplens" bench --kb www/models/demo-kb.safetensors --image tests/golden/images/coffee.png
     log "native GPU kernels alone (GFLOP/s, GB/s; software adapters: correctness only)"

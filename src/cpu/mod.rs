@@ -6,9 +6,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::kb::format::I8Rows;
-use crate::kb::search;
-use crate::tensor::{self, Activation, Backend, Epilogue, Window};
+use crate::tensor::{self, Activation, Backend, Epilogue, I8Rows, Window};
 use crate::weights::quant::{dequantize_matrix, q4_0_to_q8_0};
 
 /// The CPU backend.
@@ -255,11 +253,7 @@ impl Backend for Cpu {
 
     fn attention(&self, qkv: &Tensor, heads: usize) -> Result<Tensor> {
         let (t, three_c) = qkv.dims2()?;
-        let c = three_c / 3;
-        if three_c % 3 != 0 || heads == 0 || c % heads != 0 {
-            return Err(Error::Shape { op: "attention", detail: format!("qkv [{t}, {three_c}] with {heads} heads") });
-        }
-        let d = c / heads;
+        let (c, d) = tensor::attention_shape(t, three_c, heads)?;
         let scale = 1.0 / (d as f32).sqrt();
         let mut out = vec![0f32; t * c];
         // Per head: its keys and values gathered into contiguous rows, then per query row the
@@ -514,7 +508,7 @@ impl Backend for Cpu {
             return Err(Error::Shape { op: "scores", detail: format!("queries [{m}, {d}] against rows of {}", rows.dim) });
         }
         let qs = q.flatten_all()?.to_vec1::<f32>()?;
-        let out: Vec<f32> = qs.chunks_exact(d.max(1)).flat_map(|q| search::scores(rows, q)).collect();
+        let out: Vec<f32> = qs.chunks_exact(d.max(1)).flat_map(|q| rows.scores(q)).collect();
         Ok(Tensor::from_vec(out, (m, rows.len()), &Device::Cpu)?)
     }
 

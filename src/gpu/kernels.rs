@@ -105,6 +105,9 @@ impl Kernel {
         };
         let mut out = parts.join("\n");
         out.push('\n');
+        if matches!(self, Kernel::Attention) {
+            out.push_str(&format!("const MAX_T: u32 = {}u;\n", crate::tensor::MAX_ATTENTION_TOKENS));
+        }
         out.push_str(src);
         out
     }

@@ -13,8 +13,7 @@ use crate::tensor::{Activation, Backend, Epilogue, Window};
 /// Most classes [`Backend::conse`] mixes (its kernel keeps them in workgroup memory).
 pub const MAX_CONSE_TOP: usize = 16;
 
-/// Largest number of tokens the attention kernel takes (its score row lives in workgroup memory).
-pub const MAX_ATTENTION_TOKENS: usize = 512;
+pub use crate::tensor::MAX_ATTENTION_TOKENS;
 
 /// Up to this many rows a linear layer runs the barrier-free few-rows kernel instead of the
 /// 64×64 tiles, which would mostly multiply padding.
@@ -203,12 +202,9 @@ impl Backend for Gpu {
         let [t, three_c] = qkv.shape[..] else {
             return Err(shape_err("attention", format!("qkv must be [t, 3c], got {:?}", qkv.shape)));
         };
-        let c = three_c / 3;
-        if three_c % 3 != 0 || heads == 0 || c % heads != 0 || t > MAX_ATTENTION_TOKENS {
-            return Err(shape_err("attention", format!("qkv [{t}, {three_c}] with {heads} heads (at most {MAX_ATTENTION_TOKENS} tokens)")));
-        }
+        let (c, d) = crate::tensor::attention_shape(t, three_c, heads)?;
         let y = self.output(vec![t, c]);
-        let params = AttentionParams { t: u(t), heads: u(heads), d: u(c / heads), _p0: 0 };
+        let params = AttentionParams { t: u(t), heads: u(heads), d: u(d), _p0: 0 };
         self.dispatch(Kernel::Attention, &[qkv.buffer(), y.buffer()], &params, (u(t), u(heads)))?;
         Ok(y)
     }

@@ -14,7 +14,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::weights::quant::quantize_i8;
+pub use crate::tensor::I8Rows;
 
 /// Version of the KB layout; bumped on incompatible changes (2: `units.kind`).
 pub const KB_VERSION: u32 = 2;
@@ -93,39 +93,6 @@ pub struct KbMeta {
     /// Suggested questions shown before the first message.
     #[serde(default)]
     pub suggestions: Vec<String>,
-}
-
-/// Unit-length vectors stored as int8 rows with one scale each.
-#[derive(Debug, Clone, Default)]
-pub struct I8Rows {
-    pub dim: usize,
-    pub data: Vec<i8>,
-    pub scale: Vec<f32>,
-}
-
-impl I8Rows {
-    /// Empty rows of width `dim`.
-    pub fn new(dim: usize) -> Self {
-        I8Rows { dim, ..Default::default() }
-    }
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.scale.len()
-    }
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.scale.is_empty()
-    }
-    /// Appends a vector (quantized).
-    pub fn push(&mut self, v: &[f32]) {
-        let (q, s) = quantize_i8(v);
-        self.data.extend(q);
-        self.scale.push(s);
-    }
-    /// Row `i` back as f32.
-    pub fn row(&self, i: usize) -> Vec<f32> {
-        self.data[i * self.dim..(i + 1) * self.dim].iter().map(|&q| q as f32 * self.scale[i]).collect()
-    }
 }
 
 /// A loaded knowledge base.

@@ -8,10 +8,7 @@ pub const EVIDENCE_UNITS: usize = 3;
 
 /// Cosine of a unit query against every row.
 pub fn scores(rows: &I8Rows, query: &[f32]) -> Vec<f32> {
-    if query.len() != rows.dim {
-        return vec![0.0; rows.len()];
-    }
-    rows.data.chunks_exact(rows.dim).zip(&rows.scale).map(|(row, s)| row.iter().zip(query).map(|(&q, v)| q as f32 * v).sum::<f32>() * s).collect()
+    rows.scores(query)
 }
 
 /// Per-article maximum of row scores; articles without rows get `f32::NEG_INFINITY`.

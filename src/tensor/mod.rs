@@ -13,6 +13,23 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
 
+mod rows;
+pub use rows::I8Rows;
+
+/// Most tokens [`Backend::attention`] takes, on every backend (the GPU kernel keeps a score row
+/// in workgroup memory; its WGSL gets this value from Rust). The text encoders' 512 positions
+/// and the recogniser's 200 steps fit.
+pub const MAX_ATTENTION_TOKENS: usize = 512;
+
+/// The shape rule of [`Backend::attention`] for `qkv [t, 3c]`: the channels `c` and the head width.
+pub fn attention_shape(t: usize, three_c: usize, heads: usize) -> Result<(usize, usize)> {
+    let c = three_c / 3;
+    if three_c % 3 != 0 || heads == 0 || c % heads != 0 || t == 0 || t > MAX_ATTENTION_TOKENS {
+        return Err(Error::Shape { op: "attention", detail: format!("qkv [{t}, {three_c}] with {heads} heads (1 to {MAX_ATTENTION_TOKENS} tokens)") });
+    }
+    Ok((c, c / heads))
+}
+
 /// Activation fused into an op's epilogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,8 +8,8 @@ struct Params { t: u32, heads: u32, d: u32, _p0: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
 
 const WG: u32 = 64u;
-const MAX_T: u32 = 512u;
-var<workgroup> scores: array<f32, 512>;
+// MAX_T: prepended from Rust (tensor::MAX_ATTENTION_TOKENS).
+var<workgroup> scores: array<f32, MAX_T>;
 var<workgroup> part: array<f32, 64>;
 
 @compute @workgroup_size(64)

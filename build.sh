@@ -179,8 +179,10 @@ serve() {
 }
 
 test_native() {
-  log "cargo fmt --check (rustfmt.toml)"
+  log "cargo fmt --check (rustfmt.toml) and cargo clippy -D warnings (native and wasm32)"
   cargo fmt --check
+  cargo clippy --release --quiet --all-targets -- -D warnings
+  cargo clippy --release --quiet --target wasm32-unknown-unknown --no-default-features --lib --test web -- -D warnings
   log "cargo test (native: unit, golden, retrieval, bad input)"
   # lavapipe (setup_tools) is a GPU adapter: the GPU tests must run on it, not skip.
   HELPLENS_REQUIRE_GPU=1 cargo test --release --quiet

@@ -79,6 +79,9 @@ fn busy() -> JsValue {
     js(Error::Busy)
 }
 
+// A call holds the session's RefCell across its awaits on purpose: a second call arriving
+// meanwhile gets `Error::Busy` instead of running beside it.
+#[allow(clippy::await_holding_refcell_ref)]
 #[wasm_bindgen]
 impl HelplensEngine {
     /// Loads the text model and the KB (both as bytes) on `backend`: "auto" (WebGPU on a

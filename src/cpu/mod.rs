@@ -72,9 +72,9 @@ fn sigmoid(x: f32) -> f32 {
     }
 }
 
-/// e^x for x ≤ 0 (softmax's logits less their maximum), within 3e-7 relative (2.5 ulp) of libm: x = n·ln2
-/// + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁷, 2^n written into the exponent bits. No
-/// branches and no calls, so a loop over it vectorises (libm's `expf` was a third of attention).
+/// e^x for x ≤ 0 (softmax's logits less their maximum), within 3e-7 relative (2.5 ulp) of libm:
+/// x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁷, 2^n written into the exponent
+/// bits. No branches and no calls, so a loop over it vectorises.
 #[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75; // ln 2 split so that n·LN2_HI is exact

@@ -31,7 +31,7 @@ pub struct Packed {
 impl Packed {
     /// Packs a row-major `[out, k]` matrix; `None` unless `out` is a multiple of eight.
     pub fn new(w: &[f32], out: usize, k: usize) -> Option<Self> {
-        if out % WIDTH != 0 || k == 0 || w.len() != out * k {
+        if !out.is_multiple_of(WIDTH) || k == 0 || w.len() != out * k {
             return None;
         }
         let mut p = Vec::with_capacity(out * k);

@@ -195,7 +195,7 @@ impl Q8Matrix {
     /// blocks are dequantized and the row re-quantized to int8 with one scale.
     pub fn from_q8_0(bytes: &[u8], rows: usize, cols: usize) -> Result<Self> {
         let blocks = cols / Q8_0_BLOCK;
-        if cols % Q8_0_BLOCK != 0 || bytes.len() != rows * blocks * Q8_0_BLOCK_BYTES {
+        if !cols.is_multiple_of(Q8_0_BLOCK) || bytes.len() != rows * blocks * Q8_0_BLOCK_BYTES {
             return Err(Error::Model(format!("{} Q8_0 bytes for [{rows}, {cols}]", bytes.len())));
         }
         let mut q = Vec::with_capacity(rows * cols);

@@ -98,7 +98,8 @@ impl Gpu {
         let want = cpu.read(&cpu.linear(&cpu.tensor(&x, &[m, k])?, &cpu.matrix(qt()?, &b, n, k, true)?, Activation::Gelu)?)?;
         let got = self.read_async(&self.linear(&self.tensor(&x, &[m, k])?, &self.matrix(qt()?, &b, n, k, false)?, Activation::Gelu)?).await?;
         let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        if got.len() != want.len() || !(worst < 1e-3) {
+        // `worst` is NaN where the device returned NaNs: that fails too.
+        if got.len() != want.len() || worst.is_nan() || worst >= 1e-3 {
             return Err(Error::GpuUnavailable(format!("self-test failed on {}: max error {worst}", self.adapter.name)));
         }
         Ok(())

@@ -24,7 +24,7 @@ pub const MAX_ATTENTION_TOKENS: usize = 512;
 /// The shape rule of [`Backend::attention`] for `qkv [t, 3c]`: the channels `c` and the head width.
 pub fn attention_shape(t: usize, three_c: usize, heads: usize) -> Result<(usize, usize)> {
     let c = three_c / 3;
-    if three_c % 3 != 0 || heads == 0 || c % heads != 0 || t == 0 || t > MAX_ATTENTION_TOKENS {
+    if !three_c.is_multiple_of(3) || heads == 0 || !c.is_multiple_of(heads) || t == 0 || t > MAX_ATTENTION_TOKENS {
         return Err(Error::Shape { op: "attention", detail: format!("qkv [{t}, {three_c}] with {heads} heads (1 to {MAX_ATTENTION_TOKENS} tokens)") });
     }
     Ok((c, c / heads))
@@ -76,7 +76,7 @@ impl Activation {
 /// the CPU backend).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    const P: [f32; 7] = [-2.726_142_3e-10, 2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600e-3, -1.609_603_3e-2];
+    const P: [f32; 7] = [-2.726_142_3e-10, 2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_6e-3, -1.609_603_3e-2];
     const Q: [f32; 5] = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329_2e-3, -1.426_474e-2];
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
@@ -282,6 +282,15 @@ pub fn l2_normalize(v: &mut [f32]) {
     }
 }
 
+/// Runs a future that needs no waiting, as every backend's but the browser WebGPU's are: the
+/// synchronous API is the asynchronous one polled once, so there is one code path.
+pub fn now<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(Error::GpuBug("this backend answers asynchronously: use the async API".into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,14 +330,5 @@ mod tests {
         let e = Epilogue { act: Activation::Relu, scale: 2.0, shift: -1.0 };
         assert_eq!(e.apply(-4.0), -1.0);
         assert_eq!(e.apply(3.0), 5.0);
-    }
-}
-
-/// Runs a future that needs no waiting, as every backend's but the browser WebGPU's are: the
-/// synchronous API is the asynchronous one polled once, so there is one code path.
-pub fn now<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
-    match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(r) => r,
-        Poll::Pending => Err(Error::GpuBug("this backend answers asynchronously: use the async API".into())),
     }
 }

@@ -162,7 +162,7 @@ pub fn q8_0_one_scale_per_row(q: QTensor) -> Result<QTensor> {
 /// Re-encodes Q4_0 blocks as Q8_0 blocks (same f16 scale, the 4-bit values widened to int8):
 /// exact, so the int8 kernels can multiply 4-bit weights.
 pub fn q4_0_to_q8_0(data: &[u8]) -> Result<Vec<u8>> {
-    if data.len() % Q4_0_BLOCK_BYTES != 0 {
+    if !data.len().is_multiple_of(Q4_0_BLOCK_BYTES) {
         return Err(Error::Model(format!("{} bytes is not a whole number of Q4_0 blocks", data.len())));
     }
     let mut out = Vec::with_capacity(data.len() / Q4_0_BLOCK_BYTES * Q8_0_BLOCK_BYTES);

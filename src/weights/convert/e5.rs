@@ -314,7 +314,7 @@ impl<'a> E5File<'a> {
 
 /// A Q4_0 matrix `[rows, cols]` from its blocks, unchanged.
 fn q4_matrix(data: &[u8], rows: usize, cols: usize) -> Result<QTensor> {
-    if cols % QK != 0 || data.len() != rows * cols / QK * Q4_0_BLOCK_BYTES {
+    if !cols.is_multiple_of(QK) || data.len() != rows * cols / QK * Q4_0_BLOCK_BYTES {
         return Err(bad(format!("{} bytes of Q4_0 for [{rows}, {cols}]", data.len())));
     }
     Ok(qtensor_from_ggml(GgmlDType::Q4_0, data, vec![rows, cols], &Device::Cpu)?)

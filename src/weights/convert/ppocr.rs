@@ -12,6 +12,7 @@
 //!   transpose / slice chain of multi-head attention becomes one attention op.
 //! - Reshapes and transposes between NCHW feature maps of height 1 and token sequences move no
 //!   data in channels-last layout: they become aliases.
+//!
 //! Anything else is refused with the node's name, so a different export fails loudly.
 
 use std::collections::{HashMap, HashSet};

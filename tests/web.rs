@@ -24,7 +24,7 @@ static QUESTIONS: &str = include_str!("heldout/questions.toml");
 static PHOTOS: &str = include_str!("heldout/photos.toml");
 static ESPRESSO: &[u8] = include_bytes!("heldout/photos/espresso-1.jpg");
 static CAMERA: &[u8] = include_bytes!("heldout/photos/camera-1.jpg");
-// The multilingual e5 with the English + Chinese vocabulary (issue 6) and the Chinese demo KB.
+// The multilingual e5 with the English + Chinese vocabulary and the Chinese demo KB.
 static E5: &[u8] = include_bytes!("../models/e5-small-q4-en-zh.gguf");
 static KB_ZH: &[u8] = include_bytes!("../www/models/demo-kb-zh.safetensors");
 static ZH_QUESTIONS: &str = include_str!("heldout/zh-questions-zh-kb.toml");

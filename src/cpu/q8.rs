@@ -19,7 +19,7 @@
 //! it (`vpmaddwd`), else the portable loop.
 
 use crate::error::{Error, Result};
-use crate::weights::quant::{Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
+use crate::weights::quant::{q8_0_values, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
 /// An int8 weight matrix `[rows, cols]` with one f32 scale per row.
 pub struct Q8Matrix {
@@ -204,16 +204,16 @@ impl Q8Matrix {
         for row_bytes in bytes.chunks_exact(blocks * Q8_0_BLOCK_BYTES) {
             if row_bytes.chunks_exact(Q8_0_BLOCK_BYTES).all(|b| b[..2] == row_bytes[..2]) {
                 // One scale for the whole row already (MiniLM's files): taken as it is.
-                scale.push(half::f16::from_le_bytes([row_bytes[0], row_bytes[1]]).to_f32());
+                scale.push(q8_0_values(row_bytes).0);
                 for b in row_bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
-                    q.extend_from_slice(bytemuck::cast_slice::<u8, i8>(&b[2..]));
+                    q.extend_from_slice(q8_0_values(b).1);
                 }
                 continue;
             }
             row.clear();
             for block in row_bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
-                let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-                row.extend(block[2..].iter().map(|&b| d * (b as i8) as f32));
+                let (d, q) = q8_0_values(block);
+                row.extend(q.iter().map(|&b| d * b as f32));
             }
             let s = max_abs(&row) / 127.0;
             let inv = if s > 0.0 { 1.0 / s } else { 0.0 };

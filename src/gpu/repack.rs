@@ -2,7 +2,7 @@
 //! kernels read: the quantized weights packed into u32s, the scales split out as f32.
 
 use crate::error::{Error, Result};
-use crate::weights::quant::{q4_0_values, Q4_0_BLOCK_BYTES, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
+use crate::weights::quant::{q4_0_values, q8_0_values, Q4_0_BLOCK_BYTES, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
 /// Splits Q8_0 blocks (f16 scale + 32 int8, 34 bytes) into u32-packed int8 `[rows, kp/4]` and
 /// f32 scales `[rows, kp/32]`, the layout the matmul kernel loads with aligned 32-bit reads.
@@ -14,8 +14,9 @@ pub fn repack_q8_0(raw: &[u8], rows: usize, kp: usize) -> Result<(Vec<u32>, Vec<
     let mut q = Vec::with_capacity(rows * kp / 4);
     let mut scales = Vec::with_capacity(blocks);
     for block in raw.chunks_exact(Q8_0_BLOCK_BYTES) {
-        scales.push(half::f16::from_le_bytes([block[0], block[1]]).to_f32());
-        q.extend(block[2..].chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        let (d, values) = q8_0_values(block);
+        scales.push(d);
+        q.extend(bytemuck::cast_slice::<i8, u8>(values).chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
     }
     Ok((q, scales))
 }

@@ -16,6 +16,10 @@ pub const Q8_0_BLOCK: usize = 32;
 /// Bytes of one Q4_0 block: an f16 scale and 32 nibbles (ggml-common.h `block_q4_0`).
 pub const Q4_0_BLOCK_BYTES: usize = 18;
 
+// The block layouts every reader below relies on (ggml's `block_q8_0` and `block_q4_0`).
+const _: () = assert!(Q8_0_BLOCK_BYTES == 2 + Q8_0_BLOCK);
+const _: () = assert!(Q4_0_BLOCK_BYTES == 2 + Q8_0_BLOCK / 2);
+
 /// Precision of a converted model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
@@ -116,6 +120,12 @@ pub fn dequantize_matrix(q: &QTensor, rows: usize, cols: usize) -> Result<Tensor
     Ok(if dims[1] == cols { t } else { t.narrow(1, 0, cols)?.contiguous()? })
 }
 
+/// Scale and weights of one Q8_0 block: `d · q`. The one place Q8_0 blocks are decoded (the CPU
+/// and GPU layouts and row gathering all go through it).
+pub fn q8_0_values(block: &[u8]) -> (f32, &[i8]) {
+    (half::f16::from_le_bytes([block[0], block[1]]).to_f32(), bytemuck::cast_slice(&block[2..Q8_0_BLOCK_BYTES]))
+}
+
 /// Weights of one Q4_0 block: `d · (nibble − 8)`, the low nibble of byte j is weight j and the
 /// high nibble weight j + 16.
 pub fn q4_0_values(block: &[u8]) -> (f32, [i8; 32]) {
@@ -151,8 +161,8 @@ pub fn q8_0_one_scale_per_row(q: QTensor) -> Result<QTensor> {
     for bytes in data.chunks_exact(row_bytes) {
         row.clear();
         for block in bytes.chunks_exact(Q8_0_BLOCK_BYTES) {
-            let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-            row.extend(block[2..].iter().map(|&b| d * (b as i8) as f32));
+            let (d, q) = q8_0_values(block);
+            row.extend(q.iter().map(|&b| d * b as f32));
         }
         q8_0_row(&row, &mut out);
     }
@@ -198,8 +208,8 @@ pub fn gather_rows(q: &QTensor, ids: &[u32]) -> Result<Vec<f32>> {
                 let blocks = cols / Q8_0_BLOCK;
                 let row = &data[id * blocks * Q8_0_BLOCK_BYTES..(id + 1) * blocks * Q8_0_BLOCK_BYTES];
                 for block in row.chunks_exact(Q8_0_BLOCK_BYTES) {
-                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-                    out.extend(block[2..].iter().map(|&v| (v as i8) as f32 * d));
+                    let (d, q) = q8_0_values(block);
+                    out.extend(q.iter().map(|&v| v as f32 * d));
                 }
             }
             GgmlDType::Q4_0 => {

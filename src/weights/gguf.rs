@@ -291,7 +291,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn alignment_zero_is_refused_not_divided_by() {
         let fp = ("helplens.fingerprint", Value::String("0".repeat(64)));
         let (ok, _) = file(std::slice::from_ref(&fp));
@@ -304,7 +305,10 @@ mod tests {
         assert!(err(&ok[..30]).starts_with("model file"));
     }
 
-    #[test]
+    // Natively a plain test; on wasm32 (in node) too, where offsets cast to usize would be cut
+    // to 32 bits.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn tensor_offsets_are_checked_without_overflow() {
         let (ok, [_, b]) = file(&[("helplens.fingerprint", Value::String("0".repeat(64)))]);
         // The two 128-byte tensors end the file.

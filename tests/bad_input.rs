@@ -152,3 +152,13 @@ fn bad_kb_files_are_clear_errors() {
     assert!(matches!(err, Error::Mismatch { role: "image", .. }), "{err}");
     assert!(matches!(e.ask("", Some(Photo::Encoded(&png(64, 64)))), Err(Error::NoImageModel)));
 }
+
+#[test]
+fn image_model_with_a_crop_larger_than_its_resize_is_refused_at_load() {
+    let mut file = ModelFile::from_bytes(&read("models/efficientnet-lite0-int8.gguf")).unwrap();
+    let config = file.meta["helplens.config"].replace("\"resize\":256", "\"resize\":200");
+    assert_ne!(config, file.meta["helplens.config"], "the config names resize 256");
+    file.meta.insert("helplens.config".into(), config);
+    let err = EfficientNet::load(&Cpu, file).err().expect("refused");
+    assert!(matches!(&err, Error::Model(m) if m.contains("resize 200 and crop 224")), "{err}");
+}

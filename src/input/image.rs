@@ -26,6 +26,29 @@ pub struct Preprocess {
     pub std: f32,
 }
 
+/// Largest `resize` (and so `crop`) a model may ask for: far above any encoder's input, low
+/// enough that the resized photo's buffer stays small.
+pub const MAX_SIDE: u32 = 4096;
+
+/// Most pixels the photo may have once its shortest side is resized (24 megapixels): a photo
+/// so elongated that it would have more is refused rather than resized.
+pub const MAX_RESIZED_PIXELS: u64 = 24_000_000;
+
+impl Preprocess {
+    /// Checks the constants a model file gives: a crop that fits in the resized photo, sides
+    /// within [`MAX_SIDE`], finite mean and a finite non-zero std.
+    pub fn check(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::Model(format!("bad image preprocessing in helplens.config: {why}")));
+        if self.crop == 0 || self.resize < self.crop || self.resize > MAX_SIDE {
+            return bad(format!("resize {} and crop {} (need 0 < crop <= resize <= {MAX_SIDE})", self.resize, self.crop));
+        }
+        if !self.mean.is_finite() || !self.std.is_finite() || self.std == 0.0 {
+            return bad(format!("mean {} and std {} (need finite values, std not 0)", self.mean, self.std));
+        }
+        Ok(())
+    }
+}
+
 pub fn check_size(width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(Error::ImageInvalid(format!("{width}x{height} has no pixels")));
@@ -80,8 +103,9 @@ pub fn check_complete(bytes: &[u8]) -> Result<()> {
         return if bytes.last() == Some(&0x3B) { Ok(()) } else { truncated("GIF") };
     }
     if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        let size = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
-        return if bytes.len() >= size + 8 { Ok(()) } else { truncated("WebP") };
+        // The RIFF size counts the bytes after its 8-byte header (u64: no overflow on wasm32).
+        let size = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64;
+        return if bytes.len() as u64 >= size + 8 { Ok(()) } else { truncated("WebP") };
     }
     Ok(())
 }
@@ -100,13 +124,20 @@ fn sniff(bytes: &[u8]) -> String {
 /// Pixels `[crop, crop, 3]` (channels last) ready for the encoder, from RGBA bytes.
 /// Transparent pixels are composited over white (screenshots with alpha).
 pub fn preprocess_rgba(rgba: &[u8], width: u32, height: u32, p: &Preprocess) -> Result<Vec<f32>> {
+    p.check()?;
     check_size(width, height)?;
     if rgba.len() as u64 != width as u64 * height as u64 * 4 {
         return Err(Error::ImageInvalid(format!("{} bytes for {width}x{height} RGBA", rgba.len())));
     }
     let (w, h) = (width as u64, height as u64);
-    let (nw, nh) =
-        if w <= h { (p.resize, ((h * p.resize as u64 + w / 2) / w).max(p.crop as u64) as u32) } else { (((w * p.resize as u64 + h / 2) / h).max(p.crop as u64) as u32, p.resize) };
+    let (short, long) = (w.min(h), w.max(h));
+    // At most 4096 · 24e6 · 24e6: no overflow in u64.
+    let long_resized = ((long * p.resize as u64 + short / 2) / short).max(p.crop as u64);
+    if long_resized * p.resize as u64 > MAX_RESIZED_PIXELS {
+        return Err(Error::ImageInvalid(format!("{width}x{height} is too elongated: its short side resized to {} would make it {long_resized} pixels long", p.resize)));
+    }
+    let long_resized = long_resized as u32;
+    let (nw, nh) = if w <= h { (p.resize, long_resized) } else { (long_resized, p.resize) };
     let resized;
     let (src, stride) = if (nw, nh) == (width, height) {
         (rgba, width as usize * 4)
@@ -138,7 +169,50 @@ pub fn preprocess(img: &RgbaImage, p: &Preprocess) -> Result<Vec<f32>> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_complete;
+    use super::{check_complete, preprocess_rgba, Preprocess};
+    use crate::error::Error;
+
+    const LITE0: Preprocess = Preprocess { resize: 256, crop: 224, mean: 127.0, std: 128.0 };
+
+    #[test]
+    fn bad_preprocessing_constants_are_model_errors() {
+        let rgba = vec![128u8; 300 * 200 * 4];
+        assert_eq!(preprocess_rgba(&rgba, 300, 200, &LITE0).unwrap().len(), 224 * 224 * 3);
+        for p in [
+            Preprocess { resize: 200, ..LITE0 },
+            Preprocess { crop: 0, ..LITE0 },
+            Preprocess { resize: 100_000, crop: 224, ..LITE0 },
+            Preprocess { std: 0.0, ..LITE0 },
+            Preprocess { mean: f32::NAN, ..LITE0 },
+        ] {
+            assert!(matches!(p.check(), Err(Error::Model(_))), "{p:?}");
+            let e = preprocess_rgba(&rgba, 300, 200, &p).unwrap_err();
+            assert!(matches!(&e, Error::Model(m) if m.contains("preprocessing")), "{p:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn photos_too_elongated_to_resize_are_refused() {
+        // 1 x 100000 would be resized to 256 x 25.6 million.
+        let e = preprocess_rgba(&vec![0; 100_000 * 4], 1, 100_000, &LITE0).unwrap_err();
+        assert!(matches!(&e, Error::ImageInvalid(m) if m.contains("elongated")), "{e}");
+        // A 100-to-1 strip is resized (25600 x 256) and cropped.
+        assert_eq!(preprocess_rgba(&vec![0; 100 * 4], 100, 1, &LITE0).unwrap().len(), 224 * 224 * 3);
+    }
+
+    // Natively a plain test; on wasm32 run by wasm-bindgen-test-runner in node (`./build.sh
+    // test`), where a usize sum of the size would wrap.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn a_webp_size_field_near_u32_max_is_incomplete_not_an_overflow() {
+        let mut webp = b"RIFF\xff\xff\xff\xffWEBPVP8L".to_vec();
+        webp.extend_from_slice(&[0; 32]);
+        let e = check_complete(&webp).unwrap_err().to_string();
+        assert!(e.contains("WebP file is incomplete"), "{e}");
+        let size = (webp.len() - 8) as u32;
+        webp[4..8].copy_from_slice(&size.to_le_bytes());
+        assert!(check_complete(&webp).is_ok());
+    }
 
     #[test]
     fn whole_files_pass_and_cut_ones_do_not() {

@@ -144,15 +144,52 @@ pub fn load(dir: &Path) -> Result<KbSource> {
     Ok(KbSource { dir: dir.to_path_buf(), config, articles })
 }
 
-/// Markdown reduced to its words, for embedding.
+/// Markdown reduced to its words, for embedding. Only markup is removed: heading marks,
+/// blockquote marks, list bullets and ordered-list numbers at the start of a line, thematic
+/// breaks, `**` and backticks. Every other character stays, so codes, voltages and model
+/// numbers at the start of a line ("220 V", "E-03") reach the embedded text.
 pub fn plain_text(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len());
     for line in markdown.lines() {
-        let l = line.trim_start_matches(|c: char| c == '#' || c == '>' || c == '-' || c == '*' || c.is_ascii_digit() || c == '.' || c == ' ');
+        let l = strip_markers(line);
+        if is_thematic_break(l) {
+            continue;
+        }
         out.push_str(&l.replace("**", "").replace('`', ""));
         out.push(' ');
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `line` without its leading Markdown markers: one ATX heading mark (1–6 `#` then a space),
+/// then any nesting of blockquote marks (`>`), bullets (`-`, `*` or `+` then a space) and
+/// ordered-list numbers (1–9 digits, `.` or `)`, then a space).
+fn strip_markers(line: &str) -> &str {
+    let mut l = line.trim_start();
+    let hashes = l.len() - l.trim_start_matches('#').len();
+    if (1..=6).contains(&hashes) && (l.len() == hashes || l[hashes..].starts_with([' ', '\t'])) {
+        l = l[hashes..].trim_start();
+    }
+    loop {
+        let rest = if let Some(r) = l.strip_prefix('>') {
+            r
+        } else if let Some(r) = l.strip_prefix(['-', '*', '+']).filter(|r| r.is_empty() || r.starts_with([' ', '\t'])) {
+            r
+        } else {
+            let digits = l.len() - l.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            match l[digits..].strip_prefix(['.', ')']) {
+                Some(r) if (1..=9).contains(&digits) && (r.is_empty() || r.starts_with([' ', '\t'])) => r,
+                _ => return l,
+            }
+        };
+        l = rest.trim_start();
+    }
+}
+
+/// A line of three or more `-`, `*` or `_` (spaces between allowed): a horizontal rule.
+fn is_thematic_break(line: &str) -> bool {
+    let marks: Vec<char> = line.chars().filter(|c| !c.is_whitespace()).collect();
+    marks.len() >= 3 && ['-', '*', '_'].iter().any(|&m| marks.iter().all(|&c| c == m))
 }
 
 #[cfg(test)]
@@ -169,6 +206,18 @@ mod tests {
         assert!(parse_article(Path::new("a.md"), "---\ntags: []\n---\nbody").unwrap_err().to_string().contains("title"));
         assert!(parse_article(Path::new("a.md"), "---\ntitle: T\n---\n").unwrap_err().to_string().contains("empty body"));
         assert_eq!(plain_text("## Steps\n1. Fill **water**\n- `reset`"), "Steps Fill water reset");
+    }
+
+    #[test]
+    fn plain_text_keeps_leading_numbers_and_codes() {
+        assert_eq!(plain_text("220 V only"), "220 V only");
+        assert_eq!(plain_text("E-03 paper jam\n-3 °C is too cold"), "E-03 paper jam -3 °C is too cold");
+        assert_eq!(plain_text("1. Fill water\n2) Boil it\n12. Pour"), "Fill water Boil it Pour");
+        assert_eq!(plain_text("- 3 beeps\n* 2.4 GHz band\n+ 5 GHz"), "3 beeps 2.4 GHz band 5 GHz");
+        assert_eq!(plain_text("### 1.5 m cable\n> 100 °C\n> - 1. nested"), "1.5 m cable 100 °C nested");
+        // Not markers: no space after them, or more than nine digits, or more than six #s.
+        assert_eq!(plain_text("#1 tip\n1.5 L\n1234567890. x\n####### seven"), "#1 tip 1.5 L 1234567890. x ####### seven");
+        assert_eq!(plain_text("Intro\n\n---\n* * *\n**Warning**: 230 V"), "Intro Warning: 230 V");
     }
 
     #[test]

@@ -77,6 +77,7 @@ impl<B: Backend> EfficientNet<B> {
     pub fn load(backend: &B, mut file: ModelFile) -> Result<Self> {
         file.expect_kind("image-encoder")?;
         let c: EfficientNetConfig = file.config()?;
+        c.preprocess.check()?;
         let labels: Vec<String> = serde_json::from_str(file.meta("helplens.labels")?).map_err(|e| Error::Model(format!("bad helplens.labels: {e}")))?;
         if labels.len() != c.classes {
             return Err(Error::Model(format!("{} labels for {} classes", labels.len(), c.classes)));

@@ -54,6 +54,7 @@ impl ModelFile {
         if bytes.len() < 4 || &bytes[..4] != b"GGUF" {
             return Err(Error::Model("not a GGUF file (wrong magic bytes)".into()));
         }
+        check_alignment(bytes)?;
         let mut cursor = Cursor::new(bytes);
         let content = gguf_file::Content::read(&mut cursor).map_err(|e| Error::Model(format!("unreadable header: {e}")))?;
         let mut meta = BTreeMap::new();
@@ -63,12 +64,31 @@ impl ModelFile {
             }
         }
         let stored = meta.remove("helplens.fingerprint").ok_or_else(|| Error::Model("no helplens.fingerprint: not converted by `helplens convert`".into()))?;
-        let mut tensors = HashMap::new();
+        // Every tensor's extent, in u64 with checked arithmetic (offsets and shapes come from
+        // the file), before any is read; extents may not overlap, so a small file cannot claim
+        // its bytes many times over (each tensor is copied out when read).
+        let mut extents = Vec::with_capacity(content.tensor_infos.len());
         for (name, info) in content.tensor_infos.iter() {
-            let end = content.tensor_data_offset as usize + info.offset as usize + info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
-            if end > bytes.len() {
+            let overflow = || Error::Model(format!("tensor {name}: shape {:?} at offset {} overflows", info.shape.dims(), info.offset));
+            let elems = info.shape.dims().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)).ok_or_else(overflow)?;
+            let block = info.ggml_dtype.block_size() as u64;
+            if elems % block != 0 {
+                return Err(Error::Model(format!("tensor {name}: {elems} values is not a whole number of {block}-value blocks")));
+            }
+            let size = (elems / block).checked_mul(info.ggml_dtype.type_size() as u64).ok_or_else(overflow)?;
+            let start = content.tensor_data_offset.checked_add(info.offset).ok_or_else(overflow)?;
+            let end = start.checked_add(size).ok_or_else(overflow)?;
+            if end > bytes.len() as u64 {
                 return Err(Error::Model(format!("truncated: tensor {name} ends at byte {end}, the file has {}", bytes.len())));
             }
+            extents.push((start, end, name));
+        }
+        extents.sort();
+        if let Some(w) = extents.windows(2).find(|w| w[1].0 < w[0].1) {
+            return Err(Error::Model(format!("tensors {} and {} overlap (bytes {}..{} and {}..{})", w[0].2, w[1].2, w[0].0, w[0].1, w[1].0, w[1].1)));
+        }
+        let mut tensors = HashMap::new();
+        for name in content.tensor_infos.keys() {
             let t = content.tensor(&mut cursor, name, &Device::Cpu).map_err(|e| Error::Model(format!("tensor {name}: {e}")))?;
             tensors.insert(name.clone(), t);
         }
@@ -121,6 +141,84 @@ impl ModelFile {
     }
 }
 
+/// Refuses a `general.alignment` of 0, which the GGUF reader would divide by. Walks the
+/// metadata section (magic, version, counts, then key, type and value of each entry) as
+/// docs/gguf.md lays it out; a header that ends early or holds an unknown type is refused too.
+fn check_alignment(bytes: &[u8]) -> Result<()> {
+    struct Reader<'a> {
+        bytes: &'a [u8],
+        pos: usize,
+        /// Width of lengths and counts: 4 bytes in GGUF v1, 8 in v2 and v3.
+        wide: bool,
+    }
+    impl Reader<'_> {
+        fn take(&mut self, n: u64) -> Result<&[u8]> {
+            let rest = (self.bytes.len() - self.pos) as u64;
+            if n > rest {
+                return Err(Error::Model(format!("unreadable header: ends inside its metadata (needs {n} bytes at {}, {rest} left)", self.pos)));
+            }
+            let s = &self.bytes[self.pos..self.pos + n as usize];
+            self.pos += n as usize;
+            Ok(s)
+        }
+        fn u32(&mut self) -> Result<u32> {
+            let b = self.take(4)?;
+            Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        }
+        fn len(&mut self) -> Result<u64> {
+            if !self.wide {
+                return Ok(self.u32()? as u64);
+            }
+            let b = self.take(8)?;
+            Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        }
+        /// Skips one value of type `t`; for an integer of at most 32 bits (the types the GGUF
+        /// reader takes an alignment from), whether it is 0.
+        fn value(&mut self, t: u32, depth: usize) -> Result<Option<bool>> {
+            let zero = |b: &[u8]| Some(b.iter().all(|&x| x == 0));
+            Ok(match t {
+                0 | 1 => zero(self.take(1)?),
+                2 | 3 => zero(self.take(2)?),
+                4 | 5 => zero(self.take(4)?),
+                7 => self.take(1).map(|_| None)?,
+                6 => self.take(4).map(|_| None)?,
+                10..=12 => self.take(8).map(|_| None)?,
+                8 => {
+                    let n = self.len()?;
+                    self.take(n).map(|_| None)?
+                }
+                9 if depth < 64 => {
+                    let (item, n) = (self.u32()?, self.len()?);
+                    for _ in 0..n {
+                        self.value(item, depth + 1)?;
+                    }
+                    None
+                }
+                9 => return Err(Error::Model("unreadable header: arrays nested too deep".into())),
+                other => return Err(Error::Model(format!("unreadable header: unknown value type {other}"))),
+            })
+        }
+    }
+    let mut r = Reader { bytes, pos: 4, wide: true };
+    r.wide = match r.u32()? {
+        1 => false,
+        2 | 3 => true,
+        // The GGUF reader refuses other versions, saying which.
+        _ => return Ok(()),
+    };
+    let _tensors = r.len()?;
+    let entries = r.len()?;
+    for _ in 0..entries {
+        let n = r.len()?;
+        let key = r.take(n)? == b"general.alignment";
+        let t = r.u32()?;
+        if r.value(t, 0)? == Some(true) && key {
+            return Err(Error::Model("general.alignment is 0".into()));
+        }
+    }
+    Ok(())
+}
+
 /// The first 12 hex digits of a fingerprint, for messages and the UI.
 pub fn short(fingerprint: &str) -> &str {
     &fingerprint[..fingerprint.len().min(12)]
@@ -159,4 +257,68 @@ pub fn write(path: &std::path::Path, architecture: &str, meta: &BTreeMap<String,
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     gguf_file::write(&mut file, &value_refs, &tensor_refs)?;
     Ok(fp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GGUF file with `meta` and two 32-value f32 tensors, `a` then `b`, and the offsets of
+    /// their `offset` fields.
+    fn file(meta: &[(&str, Value)]) -> (Vec<u8>, [usize; 2]) {
+        let t = || QTensor::quantize(&candle_core::Tensor::zeros(32, candle_core::DType::F32, &Device::Cpu).unwrap(), candle_core::quantized::GgmlDType::F32).unwrap();
+        let (a, b) = (t(), t());
+        let refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+        let mut out = Cursor::new(Vec::new());
+        gguf_file::write(&mut out, &refs, &[("a", &a), ("b", &b)]).unwrap();
+        let bytes = out.into_inner();
+        // name length, name, 1 dimension, the dimension, dtype, then the offset.
+        let offset_of = |name: &[u8]| {
+            let at = bytes.windows(9).position(|w| w[..8] == 1u64.to_le_bytes() && w[8] == name[0]).unwrap();
+            at + 9 + 4 + 8 + 4
+        };
+        let offsets = [offset_of(b"a"), offset_of(b"b")];
+        (bytes, offsets)
+    }
+
+    fn err(bytes: &[u8]) -> String {
+        match ModelFile::from_bytes_with(bytes, Integrity::Trusted) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => {
+                assert!(matches!(e, Error::Model(_)), "{e:?}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn alignment_zero_is_refused_not_divided_by() {
+        let fp = ("helplens.fingerprint", Value::String("0".repeat(64)));
+        let (ok, _) = file(std::slice::from_ref(&fp));
+        assert!(ModelFile::from_bytes_with(&ok, Integrity::Trusted).is_ok());
+        for v in [Value::U32(0), Value::U8(0), Value::I16(0)] {
+            let (bad, _) = file(&[("general.alignment", v), fp.clone()]);
+            assert!(err(&bad).contains("general.alignment is 0"));
+        }
+        // Cut inside the metadata: refused, whichever walk sees it first.
+        assert!(err(&ok[..30]).starts_with("model file"));
+    }
+
+    // Natively a plain test; on wasm32 (in node) too, where offsets cast to usize would be cut
+    // to 32 bits.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn tensor_offsets_are_checked_without_overflow() {
+        let (ok, [_, b]) = file(&[("helplens.fingerprint", Value::String("0".repeat(64)))]);
+        // The two 128-byte tensors end the file.
+        let data = (ok.len() - 256) as u64;
+        // Overflowing the start, overflowing the end only, past the end, onto tensor a.
+        for (offset, what) in [(u64::MAX, "overflows"), (u64::MAX - data - 64, "overflows"), (1 << 40, "truncated"), (0, "overlap")] {
+            let mut bad = ok.clone();
+            bad[b..b + 8].copy_from_slice(&offset.to_le_bytes());
+            let e = err(&bad);
+            assert!(e.contains(what), "offset {offset}: {e}");
+        }
+    }
 }

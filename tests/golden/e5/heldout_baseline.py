@@ -17,6 +17,7 @@ Numbers only: the question files are held-out sets and are never edited to fit a
 import argparse
 import json
 import os
+import re
 import sys
 import tomllib
 
@@ -34,11 +35,28 @@ SETS = [
 ]
 
 
+def strip_markers(line):
+    """The line without its leading Markdown markers, as src/kb/source.rs strip_markers."""
+    line = line.lstrip()
+    m = re.match(r"#{1,6}(?:[ \t]|$)", line)
+    if m:
+        line = line[m.end():].lstrip()
+    while True:
+        m = re.match(r">|[-*+](?:[ \t]|$)|[0-9]{1,9}[.)](?:[ \t]|$)", line)
+        if not m:
+            return line
+        line = line[m.end():].lstrip()
+
+
 def plain_text(markdown):
     """The same reduction as src/kb/source.rs plain_text (markers stripped, lines joined)."""
     out = []
     for line in markdown.splitlines():
-        out.append(line.lstrip("#>-*0123456789. ").replace("**", "").replace("`", ""))
+        line = strip_markers(line)
+        marks = "".join(line.split())
+        if len(marks) >= 3 and any(set(marks) == {c} for c in "-*_"):
+            continue
+        out.append(line.replace("**", "").replace("`", ""))
     return " ".join(" ".join(out).split())
 
 

@@ -53,9 +53,12 @@ def main():
                 raise SystemExit(f"{a.dir / name} does not exist")
             manifest[role] = name
     kb_text = {}
+    # The text model the widget loads for a KB the manifest does not list: --text-model, or
+    # the widget's own default when the manifest names none (loader.js).
+    default_text = a.text_model or "minilm-int8.gguf"
     for kb in (p for p in files if p.suffix == ".safetensors"):
         model = kb_text_model(kb)
-        if model and model != a.text_model:
+        if model and model != default_text:
             if not (a.dir / model).is_file():
                 raise SystemExit(f"{kb} was built with {model}, which is not in {a.dir}")
             kb_text[kb.name] = model

@@ -1,6 +1,7 @@
-// Peer benchmark (issue 5): helplens and onnxruntime-web on the same two models, the same
-// inputs, in one page load, on the main thread, single-threaded (the page is not
-// cross-origin isolated, so neither engine can use wasm threads).
+// Peer benchmark (issues 5 and 18): helplens and onnxruntime-web on the same models (text,
+// image, OCR), the same inputs, in one page load, on the main thread, single-threaded (the
+// page is cross-origin isolated, for measureUserAgentSpecificMemory, but onnxruntime-web is
+// held to one thread, numThreads = 1, and helplens uses none).
 //
 // 1. Cold start per engine: fetch + wasm instantiate + model load + the first text and image
 //    embeddings; bytes fetched (Resource Timing, decoded sizes).

@@ -127,8 +127,8 @@ export function printOcr(o) {
     (t['ort-wasm-int8'] ? `; helplens/ort-wasm-int8 ${f(med / t['ort-wasm-int8'].median)}x` : ''));
   console.log(`det + rec files: helplens ${mb(hl.model_bytes)} MB (target <= ${OCR_MAX_MODEL_BYTES / 1e6}: ${verdict(hl.model_bytes <= OCR_MAX_MODEL_BYTES)}), ` +
     `ONNX f32 ${mb(ref?.model_bytes)} MB${o.engines.find((e) => e.name === 'ort-wasm-int8') ? `, ONNX int8 ${mb(o.engines.find((e) => e.name === 'ort-wasm-int8').model_bytes)} MB` : ''}`);
-  const s = o.helplens_split;
-  console.log(`helplens's own split (medians of its timed reads): detect ${f(s.detect_ms, 0)} ms (RGB, resize, detector, boxes) + recognise ${f(s.recognise_ms, 0)} ms (crops, recogniser, CTC) = ${f(s.total_ms, 0)} ms inside the wasm`);
+  console.log('split, medians of the timed reads: helplens detect = RGB, resize, detector, boxes; recognise = crops, recogniser, CTC (timed inside the wasm); ort: det.run; the rec.run calls');
+  for (const [name, s] of Object.entries(o.splits)) console.log(`  ${name.padEnd(20)} detect ${f(s.detect_ms, 0).padStart(5)} ms  recognise ${f(s.recognise_ms, 0).padStart(5)} ms (${o.lines_found} lines)`);
   console.log(`helplens reads: ${JSON.stringify(o.text)}`);
   for (const [name, a] of Object.entries(o.agreement)) {
     for (const l of a) if (!l.same) console.log(`  ${name} differs: helplens ${JSON.stringify(l.helplens)} (confidence ${f(l.confidence)}) vs ort ${JSON.stringify(l.ort)}`);

@@ -6,7 +6,8 @@
 // then the tab is measured:
 // * the renderer process(es) the page added (pids from CDP SystemInfo.getProcessInfo; the
 //   engine's Web Worker runs inside the page's renderer): Pss and Rss from
-//   /proc/<pid>/smaps_rollup (Linux); the verdict is on Pss;
+//   /proc/<pid>/smaps_rollup (Linux), and its private memory (what no other process shares);
+//   the verdict is on Pss;
 // * performance.measureUserAgentSpecificMemory: the JS heaps of the page and of its worker
 //   (Chromium 156 counts no wasm memory in it; the server isolates every page for it);
 // * the page's main-thread JS heap (CDP Performance.getMetrics JSHeapUsedSize);
@@ -29,7 +30,7 @@ async function smaps(pid) {
   const kb = (text, key) => Number((text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')) || [])[1] || 0) * 1024;
   try {
     const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    return { pss: kb(t, 'Pss'), rss: kb(t, 'Rss') };
+    return { pss: kb(t, 'Pss'), rss: kb(t, 'Rss'), uss: kb(t, 'Private_Clean') + kb(t, 'Private_Dirty') };
   } catch {
     return null; // gone, or not Linux
   }
@@ -89,7 +90,7 @@ async function measureOnce(browser, bcdp, origin, spec) {
 
     const renderers = await tabPids();
     const mem = await Promise.all(renderers.map((p) => smaps(p.pid)));
-    const tab = mem.reduce((s, m) => ({ pss: s.pss + (m?.pss || 0), rss: s.rss + (m?.rss || 0) }), { pss: 0, rss: 0 });
+    const tab = mem.reduce((s, m) => ({ pss: s.pss + (m?.pss || 0), rss: s.rss + (m?.rss || 0), uss: s.uss + (m?.uss || 0) }), { pss: 0, rss: 0, uss: 0 });
     const pcdp = await context.newCDPSession(page);
     await pcdp.send('Performance.enable');
     const { metrics } = await pcdp.send('Performance.getMetrics');
@@ -113,7 +114,7 @@ async function measureOnce(browser, bcdp, origin, spec) {
     return {
       text_top: text.top, photo_top: photo.top, reads: photo.reads,
       renderers: renderers.map((p, i) => ({ pid: p.pid, ...mem[i] })),
-      pss: tab.pss, rss: tab.rss, idle_pss: idle,
+      pss: tab.pss, rss: tab.rss, uss: tab.uss, idle_pss: idle,
       js_heap_main: metric('JSHeapUsedSize'), wasm: wasmBytes, ua,
       gpu_pss: gpu ? (await smaps(gpu.pid))?.pss : null,
       problems,
@@ -136,25 +137,26 @@ async function main() {
   try {
     const bcdp = await browser.newBrowserCDPSession();
     console.log(`browser: Chromium ${browser.version()}; ${loads} loads per page, a fresh context each; CPU backend; MB = 10^6 bytes`);
-    console.log(`${'page'.padEnd(46)}${'Pss'.padStart(7)}${'Rss'.padStart(7)}${'wasm'.padStart(7)}${'JS page'.padStart(9)}${'JS worker'.padStart(11)}   verdict (Pss <= ${BOUND_MB} MB)`);
+    console.log(`${'page'.padEnd(46)}${'Pss'.padStart(7)}${'Rss'.padStart(7)}${'private'.padStart(9)}${'wasm'.padStart(7)}${'JS page'.padStart(9)}${'JS worker'.padStart(11)}   verdict (Pss <= ${BOUND_MB} MB)`);
     for (const spec of PAGES) {
       const rs = [];
       for (let i = 0; i < loads; i++) rs.push(await measureOnce(browser, bcdp, origin, spec));
       const scope = (r, re) => (r.ua ? Object.entries(r.ua.by).filter(([k]) => re.test(k)).reduce((s, [, v]) => s + v, 0) : null);
       const m = {
-        pss: median(rs.map((r) => r.pss)), rss: median(rs.map((r) => r.rss)), wasm: median(rs.map((r) => r.wasm)),
+        pss: median(rs.map((r) => r.pss)), rss: median(rs.map((r) => r.rss)), uss: median(rs.map((r) => r.uss)), wasm: median(rs.map((r) => r.wasm)),
         page: median(rs.map((r) => scope(r, /^Window$/))), worker: median(rs.map((r) => scope(r, /Worker/))),
       };
       const ok = m.pss != null && m.pss <= BOUND_MB * 1e6;
       if (!ok) bad++;
-      console.log(`${spec.name.padEnd(46)}${mb(m.pss).padStart(7)}${mb(m.rss).padStart(7)}${mb(m.wasm).padStart(7)}${mb(m.page).padStart(9)}${mb(m.worker).padStart(11)}   ${ok ? 'ok' : 'ABOVE'}`);
+      console.log(`${spec.name.padEnd(46)}${mb(m.pss).padStart(7)}${mb(m.rss).padStart(7)}${mb(m.uss).padStart(9)}${mb(m.wasm).padStart(7)}${mb(m.page).padStart(9)}${mb(m.worker).padStart(11)}   ${ok ? 'ok' : 'ABOVE'}`);
       for (const r of rs) {
         console.log(`  load: Pss ${mb(r.pss)} (before the widget opened ${mb(r.idle_pss)}) Rss ${mb(r.rss)} (renderer ${r.renderers.map((p) => `pid ${p.pid} Pss ${mb(p.pss)}`).join(', ')}), ` +
           `main-thread JS heap (CDP) ${mb(r.js_heap_main)}, UA total ${mb(r.ua?.bytes)}, GPU process Pss ${mb(r.gpu_pss)}; question → ${r.text_top}; photo → ${r.photo_top}; ${r.reads}`);
         for (const p of r.problems) { console.log(`  problem: ${p}`); bad++; }
       }
     }
-    console.log('(medians. Pss/Rss: /proc/<pid>/smaps_rollup of the page\'s renderer process, its engine worker included; wasm: the engine\'s ' +
+    console.log('(medians. Pss/Rss/private (Private_Clean + Private_Dirty): /proc/<pid>/smaps_rollup of the page\'s renderer process, its engine worker included; ' +
+      'Pss shares Chromium\'s library pages among the processes mapping them, so it is lower while other Chromiums run; wasm: the engine\'s ' +
       'WebAssembly.Memory; JS page / JS worker: measureUserAgentSpecificMemory\'s JS heaps of the page and of the engine worker, which exclude the wasm memory)');
   } finally {
     await browser.close();

@@ -167,7 +167,7 @@ peer_onnx() {
     "$CACHE/venv/bin/pip" install --quiet -r scripts/requirements-onnx.txt
     cp scripts/requirements-onnx.txt "$CACHE/venv/.requirements-onnx"
   fi
-  if stale www/bench/onnx/inputs.json "$WHEELS" scripts/export_onnx.py scripts/requirements-onnx.txt tests/golden/generate.py; then
+  if stale www/bench/onnx/inputs.json "$WHEELS" scripts/export_onnx.py scripts/requirements-onnx.txt tests/golden/generate.py tests/heldout/ocr/printer-p02.jpg; then
     log "scripts/export_onnx.py (www/bench/onnx/)"
     "$CACHE/venv/bin/python" scripts/export_onnx.py
   fi
@@ -229,6 +229,8 @@ case "${1:-serve}" in
     peer_onnx
     log "peer bench (headless Chromium, www/bench/peer.html: helplens vs onnxruntime-web, same models and inputs)"
     node scripts/peer-bench.mjs --runs "${RUNS:-20}"
+    log "tab memory (headless Chromium: the demo pages with every model loaded)"
+    node scripts/memory-bench.mjs
     ;;
   *) echo "usage: $0 [serve|build|test|bench|setup]" >&2; exit 2 ;;
 esac

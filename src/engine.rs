@@ -11,7 +11,7 @@ use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
 use crate::models::conse::TOP_T;
 use crate::models::efficientnet::{EfficientNet, ImageOutput};
-use crate::models::ocr::{Ocr, Reading};
+use crate::models::ocr::{NetworkInputs, Ocr, ReadTiming, Reading};
 use crate::tensor::{now, top_k, Backend};
 use crate::weights::gguf::{short, Integrity};
 use crate::weights::ModelFile;
@@ -173,6 +173,23 @@ impl<B: Backend> Engine<B> {
         let screen = !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
         let query = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
         Ok(Some((reading, query)))
+    }
+
+    /// Reads a photo alone (no question, no KB), timing its stages with `clock` (milliseconds).
+    pub async fn read_photo_async(&self, photo: Photo<'_>, clock: &dyn Fn() -> f64) -> Result<(Reading, ReadTiming)> {
+        let ocr = self.ocr.as_ref().ok_or(Error::NoOcrModel)?;
+        let t0 = clock();
+        let rgb = ocr_input::rgb(&decoded(photo)?);
+        let (reading, mut timing) = ocr.read_timed(&self.backend, &rgb, clock).await?;
+        // The conversion to RGB counts as part of finding the lines.
+        timing.detect_ms = clock() - t0 - timing.recognise_ms;
+        Ok((reading, timing))
+    }
+
+    /// The tensors the OCR networks are fed for a photo (benchmarks against another engine).
+    pub async fn ocr_network_inputs_async(&self, photo: Photo<'_>) -> Result<NetworkInputs> {
+        let ocr = self.ocr.as_ref().ok_or(Error::NoOcrModel)?;
+        ocr.network_inputs(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await
     }
 
     /// [`Engine::ask`], asynchronously. Everything up to the KB scores runs on the backend:

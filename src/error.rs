@@ -37,6 +37,9 @@ pub enum Error {
     /// The photo was given but no image model is loaded.
     #[error("no image model is loaded, photos cannot be answered")]
     NoImageModel,
+    /// A photo was to be read but no OCR model is loaded.
+    #[error("no OCR model is loaded, photos cannot be read")]
+    NoOcrModel,
     /// A shape did not match what an op expects (a bug or a corrupt model).
     #[error("shape mismatch in {op}: {detail}")]
     Shape { op: &'static str, detail: String },
@@ -84,6 +87,7 @@ impl Error {
             Error::ImageInvalid(_) => "photo_invalid",
             Error::Tokenizer(_) => "tokenizer",
             Error::NoImageModel => "no_image_model",
+            Error::NoOcrModel => "no_ocr_model",
             Error::Shape { .. } => "shape",
             Error::Backend(_) => "backend",
             Error::GpuUnavailable(_) => "gpu_unavailable",
@@ -129,6 +133,7 @@ mod tests {
             Error::ImageInvalid(String::new()),
             Error::Tokenizer(String::new()),
             Error::NoImageModel,
+            Error::NoOcrModel,
             Error::Shape { op: "x", detail: String::new() },
             Error::Backend(String::new()),
             Error::GpuUnavailable(String::new()),

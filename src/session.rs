@@ -11,6 +11,7 @@ use crate::engine::{Engine, Photo};
 use crate::error::{Error, Result};
 use crate::gpu::{Adapter, Gpu};
 use crate::kb::{Answer, Kb};
+use crate::models::ocr::{NetworkInputs, ReadTiming, Reading};
 use crate::tensor::Backend;
 use crate::weights::gguf::Integrity;
 
@@ -222,6 +223,17 @@ impl Session {
     /// question is answered there.
     pub async fn ask_async(&mut self, question: &str, photo: Option<Photo<'_>>) -> Result<Answer> {
         with_fallback!(self, e => e.ask_async(question, photo).await)
+    }
+
+    /// What a photo says (the OCR model alone), with the time of its stages, with the same
+    /// fallback as `ask`.
+    pub async fn read_photo(&mut self, photo: Photo<'_>, clock: &dyn Fn() -> f64) -> Result<(Reading, ReadTiming)> {
+        with_fallback!(self, e => e.read_photo_async(photo, clock).await)
+    }
+
+    /// The OCR networks' input tensors for a photo (benchmarks), with the same fallback as `ask`.
+    pub async fn ocr_network_inputs(&mut self, photo: Photo<'_>) -> Result<NetworkInputs> {
+        with_fallback!(self, e => e.ocr_network_inputs_async(photo).await)
     }
 
     /// The sentence vector of a question (benchmarks), with the same fallback as `ask`.

@@ -149,6 +149,45 @@ impl HelplensEngine {
         future_to_promise(async move { answer(session(&s)?.ask_async(&question, Some(Photo::Encoded(&bytes))).await) })
     }
 
+    /// Reads a photo given as RGBA pixels, alone (no question, no KB): `{lines: [{text,
+    /// confidence, quad}], skipped, detect_ms, recognise_ms, total_ms}` (lines in reading
+    /// order, `quad` its corners in photo pixels; the times from `performance.now()`).
+    #[wasm_bindgen(js_name = readPixels)]
+    pub fn read_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move {
+            let now = clock();
+            let t0 = now();
+            let (reading, timing) = session(&s)?.read_photo(Photo::Rgba { data: &rgba, width, height }, &now).await.map_err(js)?;
+            let total_ms = now() - t0;
+            to_js(&Read { reading, detect_ms: timing.detect_ms, recognise_ms: timing.recognise_ms, total_ms })
+        })
+    }
+
+    /// Benchmarks only: the tensors the OCR networks are fed for a photo, so that another
+    /// engine can run the same networks on the same inputs: `{det: {data, dims}, lines: [{data,
+    /// dims, quad, text, confidence}]}`, `data` a Float32Array in ONNX's NCHW layout with
+    /// `dims` `[1, 3, h, w]`; every line the detector finds, with what helplens reads there.
+    #[wasm_bindgen(js_name = benchOcrNetworkInputs)]
+    pub fn bench_ocr_network_inputs(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let s = self.inner.clone();
+        future_to_promise(async move {
+            let n = session(&s)?.ocr_network_inputs(Photo::Rgba { data: &rgba, width, height }).await.map_err(js)?;
+            let out = js_sys::Object::new();
+            set(&out, "det", &tensor(&n.det, n.det_height, n.det_width)?.into())?;
+            let lines = js_sys::Array::new();
+            for l in &n.lines {
+                let o = tensor(&l.pixels, n.rec_height, l.width)?;
+                set(&o, "quad", &to_js(&l.quad)?)?;
+                set(&o, "text", &JsValue::from_str(&l.text))?;
+                set(&o, "confidence", &JsValue::from_f64(l.confidence as f64))?;
+                lines.push(&o);
+            }
+            set(&out, "lines", &lines)?;
+            Ok(out.into())
+        })
+    }
+
     /// Ranks the KB for an already computed question vector (search alone, e.g. for timing).
     pub fn search(&self, question_vector: &[f32]) -> Result<JsValue, JsValue> {
         let s = session_ref(&self.inner)?;
@@ -176,6 +215,36 @@ impl HelplensEngine {
         let s = session(&self.inner)?;
         Ok(s.gpu().map(|e| e.backend().simulate_device_loss()).is_some())
     }
+}
+
+/// What `readPixels` returns.
+#[derive(serde::Serialize)]
+struct Read {
+    #[serde(flatten)]
+    reading: crate::models::ocr::Reading,
+    detect_ms: f64,
+    recognise_ms: f64,
+    total_ms: f64,
+}
+
+/// `performance.now()` of the page or worker, in milliseconds (0 where there is none).
+fn clock() -> impl Fn() -> f64 {
+    let key = |k: &str| JsValue::from_str(k);
+    let perf = js_sys::Reflect::get(&js_sys::global(), &key("performance")).unwrap_or(JsValue::UNDEFINED);
+    let now = js_sys::Reflect::get(&perf, &key("now")).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    move || now.as_ref().and_then(|f| f.call0(&perf).ok()).and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+fn set(o: &js_sys::Object, key: &str, v: &JsValue) -> Result<(), JsValue> {
+    js_sys::Reflect::set(o, &JsValue::from_str(key), v).map(|_| ()).map_err(|_| js_error("could not build the result object", "internal"))
+}
+
+/// `{data: Float32Array, dims: [1, 3, h, w]}`.
+fn tensor(data: &[f32], h: usize, w: usize) -> Result<js_sys::Object, JsValue> {
+    let o = js_sys::Object::new();
+    set(&o, "data", &js_sys::Float32Array::from(data).into())?;
+    set(&o, "dims", &to_js(&[1, 3, h, w])?)?;
+    Ok(o)
 }
 
 fn floats(r: crate::Result<Vec<f32>>) -> Result<JsValue, JsValue> {

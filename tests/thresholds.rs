@@ -11,7 +11,7 @@ mod common;
 
 use common::read;
 use helplens::cpu::Cpu;
-use helplens::kb::format::{Kb, UnitKind};
+use helplens::kb::format::Kb;
 use helplens::kb::search;
 use helplens::kb::source::Language;
 use helplens::Engine;
@@ -28,16 +28,10 @@ struct OffTopic {
 fn example_questions(kb: &Kb) -> (Vec<f32>, usize) {
     let n = kb.meta.articles.len();
     let (mut right, mut total) = (Vec::new(), 0);
-    for i in (0..kb.units.len()).filter(|&i| kb.unit_kind[i] == UnitKind::Question) {
-        let all = search::scores(&kb.units, &kb.units.row(i));
-        let keep: Vec<usize> = (0..all.len()).filter(|&j| j != i).collect();
-        let s: Vec<f32> = keep.iter().map(|&j| all[j]).collect();
-        let art: Vec<u32> = keep.iter().map(|&j| kb.unit_article[j]).collect();
-        let kind: Vec<UnitKind> = keep.iter().map(|&j| kb.unit_kind[j]).collect();
-        let evidence = search::text_evidence(&s, &art, &kind, n);
-        let top = (0..n).max_by(|&a, &b| evidence[a].total_cmp(&evidence[b])).unwrap();
-        if top as u32 == kb.unit_article[i] {
-            right.push(search::max_per_article(&s, &art, n)[top]);
+    for q in common::left_out_questions(kb) {
+        let top = common::argmax(&search::text_evidence(&q.scores, &q.article, &q.kind, n));
+        if top as u32 == q.expect {
+            right.push(search::max_per_article(&q.scores, &q.article, n)[top]);
         }
         total += 1;
     }

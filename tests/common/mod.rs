@@ -81,22 +81,43 @@ pub fn questions(file: &str) -> Vec<Question> {
     set.question
 }
 
-/// The development set the ranking was chosen on (not the held-out sets): each of the KB's own
-/// example questions, its stored vector asked against the KB without it. Returns top-1 hits
-/// ranking by the best cosine per article, by the text evidence, and the number of questions.
+/// One of the KB's example questions asked against the KB without its own unit: the scores of
+/// every other unit, their articles and kinds, and the question's article.
+pub struct LeftOut {
+    pub scores: Vec<f32>,
+    pub article: Vec<u32>,
+    pub kind: Vec<UnitKind>,
+    pub expect: u32,
+}
+
+/// The development set the ranking and thresholds were chosen on (not the held-out sets): each
+/// of the KB's own example questions, its stored vector asked against the KB without it.
+pub fn left_out_questions(kb: &Kb) -> impl Iterator<Item = LeftOut> + '_ {
+    (0..kb.units.len()).filter(|&i| kb.unit_kind[i] == UnitKind::Question).map(|i| {
+        let all = search::scores(&kb.units, &kb.units.row(i));
+        let keep: Vec<usize> = (0..all.len()).filter(|&j| j != i).collect();
+        LeftOut {
+            scores: keep.iter().map(|&j| all[j]).collect(),
+            article: keep.iter().map(|&j| kb.unit_article[j]).collect(),
+            kind: keep.iter().map(|&j| kb.unit_kind[j]).collect(),
+            expect: kb.unit_article[i],
+        }
+    })
+}
+
+/// The index of the largest value.
+pub fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
+/// [`left_out_questions`]: top-1 hits ranking by the best cosine per article, by the text
+/// evidence, and the number of questions.
 pub fn leave_one_out(kb: &Kb) -> (usize, usize, usize) {
     let n = kb.meta.articles.len();
-    let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap() as u32;
     let (mut by_max, mut by_evidence, mut total) = (0, 0, 0);
-    for i in (0..kb.units.len()).filter(|&i| kb.unit_kind[i] == UnitKind::Question) {
-        let all = search::scores(&kb.units, &kb.units.row(i));
-        let keep = |j: &usize| *j != i;
-        let s: Vec<f32> = (0..all.len()).filter(keep).map(|j| all[j]).collect();
-        let art: Vec<u32> = (0..all.len()).filter(keep).map(|j| kb.unit_article[j]).collect();
-        let kind: Vec<UnitKind> = (0..all.len()).filter(keep).map(|j| kb.unit_kind[j]).collect();
-        let expect = kb.unit_article[i];
-        by_max += (argmax(&search::max_per_article(&s, &art, n)) == expect) as usize;
-        by_evidence += (argmax(&search::text_evidence(&s, &art, &kind, n)) == expect) as usize;
+    for q in left_out_questions(kb) {
+        by_max += (argmax(&search::max_per_article(&q.scores, &q.article, n)) as u32 == q.expect) as usize;
+        by_evidence += (argmax(&search::text_evidence(&q.scores, &q.article, &q.kind, n)) as u32 == q.expect) as usize;
         total += 1;
     }
     (by_max, by_evidence, total)

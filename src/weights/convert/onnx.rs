@@ -285,32 +285,14 @@ fn fold(n: &Node, c: &HashMap<String, Const>) -> Result<Option<Const>> {
         "Reshape" => {
             let shape = c[&n.inputs[1]].ints()?;
             let total = a.len();
-            let known: usize = shape
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| {
-                    if d == 0 {
-                        a.dims.get(i).copied().unwrap_or(1)
-                    } else if d < 0 {
-                        1
-                    } else {
-                        d as usize
-                    }
-                })
-                .product();
-            let dims: Vec<usize> = shape
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| {
-                    if d == 0 {
-                        a.dims.get(i).copied().unwrap_or(1)
-                    } else if d < 0 {
-                        total / known.max(1)
-                    } else {
-                        d as usize
-                    }
-                })
-                .collect();
+            // ONNX: 0 keeps the input's dimension, -1 is inferred from the others.
+            let dim = |i: usize, d: i64, inferred: usize| match d {
+                0 => a.dims.get(i).copied().unwrap_or(1),
+                d if d < 0 => inferred,
+                d => d as usize,
+            };
+            let known: usize = shape.iter().enumerate().map(|(i, &d)| dim(i, d, 1)).product();
+            let dims: Vec<usize> = shape.iter().enumerate().map(|(i, &d)| dim(i, d, total / known.max(1))).collect();
             if dims.iter().product::<usize>() != total {
                 return Err(Error::Model(format!("ONNX Reshape of a constant {:?} to {shape:?}", a.dims)));
             }

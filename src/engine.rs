@@ -166,11 +166,13 @@ impl<B: Backend> Engine<B> {
     /// a word or two is a brand on a product's casing, and the picture says more).
     async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>)>> {
         let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
-        let reading = ocr.read(&self.backend, &ocr_input::rgb(&decoded(photo)?)).await?;
+        let rgb = ocr_input::rgb(&decoded(photo)?);
+        let mut reading = ocr.read(&self.backend, &rgb).await?;
+        reading.add_displays(&rgb);
         let text = reading.text();
         let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
-        let screen = !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
+        let screen = !codes::extract(&text).is_empty() || !reading.display_codes().is_empty() || words >= 3 || cjk >= 4;
         let query = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
         Ok(Some((reading, query)))
     }
@@ -180,7 +182,8 @@ impl<B: Backend> Engine<B> {
         let ocr = self.ocr.as_ref().ok_or(Error::NoOcrModel)?;
         let t0 = clock();
         let rgb = ocr_input::rgb(&decoded(photo)?);
-        let (reading, mut timing) = ocr.read_timed(&self.backend, &rgb, clock).await?;
+        let (mut reading, mut timing) = ocr.read_timed(&self.backend, &rgb, clock).await?;
+        reading.add_displays(&rgb);
         // The conversion to RGB counts as part of finding the lines.
         timing.detect_ms = clock() - t0 - timing.recognise_ms;
         Ok((reading, timing))
@@ -213,7 +216,12 @@ impl<B: Backend> Engine<B> {
         // exact evidence.
         let read = self.read_for_ask(photo).await?;
         let read_query = read.as_ref().and_then(|(_, t)| t.clone());
-        let codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
+        let mut codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
+        for c in read.iter().flat_map(|(r, _)| r.display_codes()).flat_map(|t| codes::of_display(&t)) {
+            if !codes.contains(&c) {
+                codes.push(c);
+            }
+        }
         let joined = match (q, read_query.as_deref()) {
             (Some(q), Some(r)) => Some(format!("{q}\n{r}")),
             (Some(q), None) => Some(q.to_string()),

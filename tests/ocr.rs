@@ -10,7 +10,7 @@ mod common;
 use common::{read, root};
 use helplens::cpu::Cpu;
 use helplens::input::ocr::{detector_input, recogniser_input, rgb};
-use helplens::models::ocr::{Ocr, ReadTiming};
+use helplens::models::ocr::{segments, Ocr, ReadTiming};
 use helplens::tensor::now;
 use helplens::weights::ModelFile;
 use serde_json::Value;
@@ -174,6 +174,13 @@ fn hard_photos_give_a_bounded_reading_or_none() {
     // A one-pixel and a very thin photo.
     for (w, h) in [(1, 1), (4000, 3)] {
         assert!(now(m.read(&Cpu, &image::RgbImage::new(w, h))).unwrap().lines.is_empty());
+        assert!(segments::read(&image::RgbImage::new(w, h)).is_empty());
+    }
+    // The seven-segment reader sees no display in any of them (a newspaper's letters and
+    // noise are not clean segment patterns).
+    for f in ["newspaper.jpg", "blank-white.png", "black.jpg", "noise.png", "upside-down.jpg"] {
+        let rows = segments::read(&photo(f));
+        assert!(rows.is_empty(), "{f}: displays read {:?}", rows.iter().map(|r| &r.text).collect::<Vec<_>>());
     }
 }
 

@@ -4,6 +4,7 @@
 //! answer must not.
 
 use super::format::Kb;
+use crate::models::ocr::segments::{char_of, pattern_of};
 
 /// A code names at most this many articles to count as evidence (a token every product's
 /// manual mentions says nothing about which one this is).
@@ -42,6 +43,37 @@ pub fn extract(text: &str) -> Vec<String> {
     out
 }
 
+/// The codes of what a seven-segment display shows, as [`shape`]s: on a display "5t" and "St"
+/// are one picture, and "dE" is a code where in a sentence "de" would be a word.
+pub fn of_display(shown: &str) -> Vec<String> {
+    shown.split_whitespace().filter_map(shape).collect()
+}
+
+/// A token as a seven-segment display draws it: '-' dropped, each character replaced by the
+/// one the table gives its pattern ('S' → '5', 'O' → '0'); `None` when a character has no
+/// seven-segment form or the code is shorter than two or longer than six.
+pub fn shape(token: &str) -> Option<String> {
+    let out: Option<String> = token.chars().filter(|&c| c != '-').map(|c| pattern_of(if c == 'O' { '0' } else { c }).and_then(char_of)).collect();
+    out.filter(|s| (2..=6).contains(&s.chars().count()))
+}
+
+/// The codes an article names: [`extract`] of its title, tags and body, and the [`shape`]s of
+/// its code-like words (with a digit or a capital: "E21", "dE", "St").
+fn named_by(title: &str, tags: &[String], body: &str) -> Vec<String> {
+    let text = format!("{title}\n{}\n{body}", tags.join("\n"));
+    let mut out = extract(&text);
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+        let w = w.trim_matches('-');
+        if !w.chars().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+            continue;
+        }
+        if let Some(k) = shape(w).filter(|k| !out.contains(k)) {
+            out.push(k);
+        }
+    }
+    out
+}
+
 fn normalise(t: &str) -> String {
     t.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '/').map(|c| c.to_ascii_uppercase()).collect()
 }
@@ -55,15 +87,7 @@ pub fn matches(kb: &Kb, codes: &[String]) -> (Vec<usize>, Vec<String>) {
     if codes.is_empty() {
         return (count, used);
     }
-    let named: Vec<Vec<String>> = kb
-        .meta
-        .articles
-        .iter()
-        .map(|a| {
-            let text = format!("{}\n{}\n{}", a.title, a.tags.join("\n"), a.body);
-            extract(&text)
-        })
-        .collect();
+    let named: Vec<Vec<String>> = kb.meta.articles.iter().map(|a| named_by(&a.title, &a.tags, &a.body)).collect();
     for c in codes {
         let hits: Vec<usize> = (0..n).filter(|&a| named[a].contains(c)).collect();
         if (1..=MAX_ARTICLES_PER_CODE).contains(&hits.len()) {
@@ -76,12 +100,12 @@ pub fn matches(kb: &Kb, codes: &[String]) -> (Vec<usize>, Vec<String>) {
 
 /// Whether article `a` names `code`.
 pub fn names(kb: &Kb, a: usize, code: &str) -> bool {
-    kb.meta.articles.get(a).is_some_and(|art| extract(&format!("{}\n{}\n{}", art.title, art.tags.join("\n"), art.body)).iter().any(|c| c == code))
+    kb.meta.articles.get(a).is_some_and(|art| named_by(&art.title, &art.tags, &art.body).iter().any(|c| c == code))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::extract;
+    use super::{extract, of_display, shape};
 
     #[test]
     fn codes_are_tokens_with_digits_and_letters_or_dashes() {
@@ -91,5 +115,14 @@ mod tests {
         assert_eq!(extract("error code 5"), vec!["CODE5"]);
         assert_eq!(extract("错误代码E-21 客服热线400-820-1234"), vec!["E21", "4008201234"]);
         assert_eq!(extract("(E21)."), vec!["E21"]);
+    }
+
+    #[test]
+    fn a_display_code_matches_the_words_drawn_the_same() {
+        assert_eq!(of_display("5t E-11 dE"), vec!["5t", "E11", "dE"]);
+        assert_eq!(shape("St"), shape("5t"));
+        assert_eq!(shape("E-11"), Some("E11".to_string()));
+        // No seven-segment form, or too short.
+        assert_eq!((shape("DE"), shape("Wi"), shape("E")), (None, None, None));
     }
 }

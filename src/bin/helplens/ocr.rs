@@ -18,13 +18,14 @@ pub fn run(image: &Path, model: &Path, json: bool) -> Result<()> {
     let ocr = Ocr::load(&backend, ModelFile::from_bytes(&read(model)?)?)?;
     let rgb = helplens::input::ocr::rgb(&decode(&read(image)?)?);
     let start = Instant::now();
-    let reading = tensor::now(ocr.read(&backend, &rgb))?;
+    let mut reading = tensor::now(ocr.read(&backend, &rgb))?;
+    reading.add_displays(&rgb);
     let ms = start.elapsed().as_secs_f64() * 1e3;
     if json {
         println!("{}", serde_json::json!({ "lines": reading.lines, "skipped": reading.skipped, "ms": ms }));
     } else {
         for l in &reading.lines {
-            println!("{:.2}  {}", l.confidence, l.text);
+            println!("{:.2}  {}{}", l.confidence, l.text, if l.display { "  (display)" } else { "" });
         }
         println!("{} lines in {ms:.0} ms{}", reading.lines.len(), if reading.skipped > 0 { format!(" ({} more boxes not read)", reading.skipped) } else { String::new() });
     }

@@ -4,6 +4,7 @@
 
 pub mod ctc;
 pub mod db;
+pub mod segments;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,9 @@ pub struct Line {
     pub confidence: f32,
     /// Corners in photo pixels: top-left, top-right, bottom-right, bottom-left.
     pub quad: Quad,
+    /// Read from a seven-segment display (see `segments`), not by the networks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub display: bool,
 }
 
 /// What a photo says, lines in reading order.
@@ -74,6 +78,26 @@ pub struct Reading {
 }
 
 impl Reading {
+    /// Adds what the photo's seven-segment displays read (`segments::read`), each in place of
+    /// the network lines inside it (the recogniser misreads segment digits), in reading order.
+    pub fn add_displays(&mut self, rgb: &image::RgbImage) {
+        for row in segments::read(rgb) {
+            self.lines.retain(|l| !segments::overlaps(&l.quad, &row.quad));
+            let at = self.lines.iter().position(|l| l.quad[0][1] > row.quad[0][1]).unwrap_or(self.lines.len());
+            self.lines.insert(at, Line { text: row.text, confidence: row.confidence, quad: row.quad, display: true });
+        }
+    }
+
+    /// The codes read on displays: what a display shows is a code even without a digit ("dE").
+    pub fn display_codes(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter(|l| l.display)
+            .flat_map(|l| l.text.split_whitespace().map(str::to_string))
+            .filter(|t| t.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
+            .collect()
+    }
+
     /// The lines joined by newlines.
     pub fn text(&self) -> String {
         self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
@@ -149,7 +173,7 @@ impl<B: Backend> Ocr<B> {
             let crop = prep::crop_line(rgb, &quad)?;
             let (text, confidence) = self.read_line(backend, &crop).await?;
             if confidence >= self.config.min_confidence && !text.trim().is_empty() {
-                lines.push(Line { text, confidence, quad });
+                lines.push(Line { text, confidence, quad, display: false });
             }
         }
         let t2 = clock();

@@ -1380,6 +1380,39 @@ DEV_SCENES = [
       "E-11\nStop|Start/+30s", face_seg_panel, ["rotation", "glare"],
       panel=(230, 230, 228), sheen=0.06, back=(6, 10, 10), on=(255, 90, 60), off=(20, 12, 11), frame=(160, 160, 160),
       digit_h=160, bg="wall"),
+    # More segment displays (the seven-segment reader's development photos): both polarities,
+    # other colours, codes and conditions than the held-out ones.
+    S("dev-espresso-e1.jpg", "en", "espresso-error-codes", "led",
+      "E1", face_seg_panel, ["rotation", "low-light"], panel=(44, 44, 48), sheen=0.1, back=(10, 8, 8),
+      on=(255, 60, 40), off=(24, 12, 10), frame=(24, 24, 26), legends=[], digit_h=210, bg="wood"),
+    S("dev-espresso-e6.jpg", "en", "espresso-error-codes", "led",
+      "E6", face_seg_panel, ["tilt-25", "glare"], panel=(200, 202, 206), sheen=0.15, back=(12, 8, 8),
+      on=(255, 70, 50), off=(26, 12, 10), frame=(130, 130, 134), legends=[], digit_h=200, bg="tiles"),
+    S("dev-espresso-e8-lcd.jpg", "en", "espresso-error-codes", "led",
+      "E8", face_seg_panel, ["low-contrast", "blur"], panel=(190, 192, 196), back=(200, 206, 188), on=(40, 44, 40),
+      off=(192, 198, 180), frame=(120, 120, 124), legends=[], digit_h=230, bg="desk"),
+    S("dev-washer-e21-lcd.jpg", "en", "washing-machine-wont-drain", "led",
+      "Aqualis W8\nE21\nTemp|Spin|Start/Pause", face_seg_panel, ["motion-blur", "colour-cast"],
+      brand=True, back=(186, 196, 200), on=(30, 34, 40), off=(180, 190, 194), frame=(150, 150, 150), bg="wall"),
+    S("dev-microwave-e11-blue.jpg", "en", "microwave-not-heating", "led",
+      "E-11\nStop|Start/+30s", face_seg_panel, ["small-text", "noise"], size=SMALL, panel=(236, 236, 234),
+      back=(14, 36, 100), on=(230, 240, 255), off=(18, 42, 108), frame=(190, 190, 190), digit_h=180, bg="tiles"),
+    S("dev-espresso-e5-green.jpg", "en", "espresso-error-codes", "led",
+      "E5\nsingle|double", face_seg_panel, ["tilt", "motion-blur"], panel=(232, 232, 230), back=(8, 12, 10),
+      on=(100, 240, 120), off=(12, 22, 14), frame=(170, 170, 170), digit_h=190, bg="wall"),
+    S("dev-washer-e21-tilt.jpg", "en", "washing-machine-wont-drain", "led",
+      "E21", face_seg_panel, ["tilt-25", "low-contrast"], back=(180, 188, 182), on=(55, 60, 58), off=(172, 180, 174),
+      frame=(145, 145, 145), digit_h=230, bg="wall"),
+    S("dev-washer-ue-dim.jpg", "en", "washing-machine-vibration", "led",
+      "UE", face_seg_panel, ["rotation", "low-light"], size=PORTRAIT, panel=(245, 245, 243), back=(18, 20, 24),
+      on=(250, 130, 40), off=(26, 24, 26), frame=(175, 175, 175), bg="wood", fill=0.85),
+    S("dev-microwave-e11-dark.jpg", "en", "microwave-not-heating", "led",
+      "E-11\nStop|Start/+30s", face_seg_panel, ["tilt", "low-contrast", "glare"], panel=(34, 34, 36), sheen=0.08,
+      back=(8, 10, 10), on=(90, 220, 160), off=(10, 18, 16), frame=(20, 20, 22), button=(54, 54, 58),
+      button_edge=(84, 84, 88), legend_ink=(205, 205, 205), digit_h=160, bg="desk"),
+    S("dev-espresso-e3-small.jpg", "en", "espresso-error-codes", "led",
+      "E3", face_seg_panel, ["small-text", "colour-cast"], size=SMALL, panel=(170, 172, 176), sheen=0.15,
+      back=(14, 8, 8), on=(255, 55, 40), off=(25, 11, 10), frame=(118, 118, 122), legends=[], digit_h=210, bg="tiles"),
     S("dev-camera-card-full.jpg", "en", "camera-memory-card", "lcd",
       "Card full", face_camera, ["tilt", "noise"], card_icon=True, bg="desk"),
     S("dev-phone-moisture.jpg", "en", "phone-wont-charge", "phone",
@@ -1451,6 +1484,47 @@ def make_dev(out):
         save_jpeg(img, out / s.file, 82, 140_000)
     write_manifest(out / "dev.toml", DEV_SCENES, prefix="")
     print(f"  {len(DEV_SCENES)} development photos and dev.toml in {out}")
+
+
+# Random appliance panels for the seven-segment reader's development (`--only segdev --out DIR`):
+# codes, colours (light on dark and dark on light), sizes and strong conditions drawn at random
+# from a seed; never the held-out photos' parameters, which are fixed above.
+SEG_CODES = ["E21", "UE", "dE", "E-11", "E4", "St", "E3", "E1", "E5", "E6", "E8", "E-03", "F2", "H1", "P01",
+             "E07", "Lo", "b4", "C8", "E-05", "PF", "Ud", "4E", "E12", "HE", "tC", "d5", "oF"]
+SEG_PALETTES = [  # back, on, off (ghost segments) or None
+    ((14, 8, 8), (255, 55, 40), (25, 11, 10)), ((18, 20, 24), (250, 130, 40), (27, 25, 27)),
+    ((8, 12, 10), (100, 240, 120), None), ((12, 36, 104), (230, 240, 255), (16, 42, 110)),
+    ((6, 10, 10), (70, 230, 170), (9, 19, 17)), ((190, 200, 190), (25, 30, 28), (184, 194, 184)),
+    ((176, 186, 196), (30, 34, 44), None), ((205, 200, 170), (50, 46, 40), (198, 193, 165)),
+]
+SEG_CONDITIONS = ["tilt", "tilt-25", "rotation", "glare", "low-light", "low-contrast", "motion-blur", "blur", "noise",
+                  "colour-cast", "small-text"]
+
+
+def make_segdev(out, count):
+    rng = rng_for("segdev")
+    out.mkdir(parents=True, exist_ok=True)
+    scenes = []
+    for i in range(count):
+        code = SEG_CODES[int(rng.integers(len(SEG_CODES)))]
+        back, on, off = SEG_PALETTES[int(rng.integers(len(SEG_PALETTES)))]
+        cond = list(rng.choice(SEG_CONDITIONS, size=int(rng.integers(1, 4)), replace=False))
+        if "tilt" in cond and "tilt-25" in cond:
+            cond.remove("tilt")
+        dark_panel = rng.random() < 0.3
+        panel = tuple(int(v) for v in (rng.integers(28, 60, 3) if dark_panel else rng.integers(170, 250, 3)))
+        size = [(1280, 960), PORTRAIT, SMALL][int(rng.integers(3))]
+        bg = ["desk", "wall", "tiles", "wood", "fabric", "room"][int(rng.integers(6))]
+        s = S(f"seg-{i:03d}.jpg", "en", "espresso-error-codes", "led", code, face_seg_panel, cond, size=size, bg=bg,
+              panel=panel, back=back, on=on, off=off, frame=tuple(int(v) for v in rng.integers(20, 200, 3)), legends=[],
+              digit_h=int(rng.integers(140, 250)), slant=float(rng.uniform(0.0, 0.14)), sheen=float(rng.uniform(0.03, 0.18)))
+        r = rng_for(s.file)
+        face, box, surface = s.build(s, r)
+        img = photograph(face, box, surface, s, camera_for(s, r), r)
+        save_jpeg(img, out / s.file, 82, 140_000)
+        scenes.append(s)
+    write_manifest(out / "segdev.toml", scenes, prefix="")
+    print(f"  {count} random segment-display photos and segdev.toml in {out}")
 
 
 def make_heldout():
@@ -1582,7 +1656,8 @@ def make_demo():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["heldout", "bad", "demo", "dev"], help="make only one of the outputs (dev: only on demand)")
+    ap.add_argument("--count", type=int, default=60, help="how many photos --only segdev makes")
+    ap.add_argument("--only", choices=["heldout", "bad", "demo", "dev", "segdev"], help="make only one of the outputs (dev: only on demand)")
     ap.add_argument("--out", type=Path, help="where --only dev writes the development photos and dev.toml")
     ap.add_argument("--list", action="store_true", help="list the scenes and exit")
     args = ap.parse_args()
@@ -1595,6 +1670,11 @@ def main():
         if not args.out:
             sys.exit("--only dev needs --out DIR (outside the repository: the photos are not committed)")
         make_dev(args.out)
+        return
+    if args.only == "segdev":
+        if not args.out:
+            sys.exit("--only segdev needs --out DIR (outside the repository: the photos are not committed)")
+        make_segdev(args.out, args.count)
         return
     if args.only in (None, "heldout"):
         make_heldout()

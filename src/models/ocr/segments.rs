@@ -28,6 +28,8 @@ const MIN_CONTRAST: i32 = 32;
 const MIN_MARGIN: f32 = 0.2;
 /// A lit segment fills at least this share of its zone.
 const MIN_LIT: f32 = 0.35;
+/// A mask with more blobs than this is a page of text or noise, not a display.
+const MAX_BLOBS: usize = 1500;
 /// At most this many characters in a row (a display, not a paragraph).
 const MAX_CELLS: usize = 6;
 
@@ -110,22 +112,31 @@ pub fn read(rgb: &RgbImage) -> Vec<DisplayRow> {
     let k = (WORK_SIDE as f32 / w.max(h) as f32).min(1.0);
     let (ww, wh) = (((w as f32 * k).round() as u32).max(1), ((h as f32 * k).round() as u32).max(1));
     let small = if k < 1.0 { imageops::thumbnail(rgb, ww, wh) } else { rgb.clone() };
-    let mut rows = Vec::new();
+    // Per polarity, rows found more than once (at another bridging width, or a digit's own
+    // segments read as a row of small digits): the one that reads the most characters, unless
+    // another is clearly taller. Across polarities (a dark digit's light halo reads as a
+    // digit too): the more confident.
+    let mut kept: Vec<DisplayRow> = Vec::new();
     for dark in [false, true] {
         let mask = lit_mask(&small, dark);
         // Gaps between segments grow with the digits (and with blur and glare): bridged at
         // three widths.
-        for bridge in [1, 2, 3] {
-            rows.extend(read_mask(&mask, bridge));
+        let mut rows: Vec<DisplayRow> = [1, 2, 3].into_iter().flat_map(|bridge| read_mask(&mask, bridge)).collect();
+        rows.sort_by(|a, b| b.text.len().cmp(&a.text.len()).then(height(&b.quad).total_cmp(&height(&a.quad))).then(b.confidence.total_cmp(&a.confidence)));
+        let mut mine: Vec<DisplayRow> = Vec::new();
+        for r in rows {
+            match mine.iter_mut().find(|q| overlaps(&q.quad, &r.quad)) {
+                Some(q) if height(&r.quad) > 1.15 * height(&q.quad) => *q = r,
+                Some(_) => {}
+                None => mine.push(r),
+            }
         }
-    }
-    // Rows found twice (in both polarities: a segment's halo; or a digit's own segments
-    // read as a row of small digits): keep the tallest.
-    rows.sort_by(|a, b| height(&b.quad).total_cmp(&height(&a.quad)).then(b.confidence.total_cmp(&a.confidence)));
-    let mut kept: Vec<DisplayRow> = Vec::new();
-    for r in rows {
-        if !kept.iter().any(|q| overlaps(&q.quad, &r.quad)) {
-            kept.push(r);
+        for r in mine {
+            match kept.iter_mut().find(|q| overlaps(&q.quad, &r.quad)) {
+                Some(q) if r.confidence > q.confidence => *q = r,
+                Some(_) => {}
+                None => kept.push(r),
+            }
         }
     }
     for r in &mut kept {
@@ -196,6 +207,10 @@ fn read_mask(mask: &GrayImage, bridge: u8) -> Vec<DisplayRow> {
     let max_h = h as f32 * 0.6;
     let max_w = w as f32 * 0.3;
     let blobs: Vec<Blob> = blobs.into_iter().flatten().filter(|b| b.pixels.len() >= 6 && b.h() <= max_h && b.w() <= max_w).collect();
+    if blobs.len() > MAX_BLOBS {
+        return Vec::new();
+    }
+    let blobs = join_stacked(blobs);
     // Rows grow from the tall blobs: digits of one height side by side.
     let tall: Vec<usize> = (0..blobs.len()).filter(|&i| blobs[i].h() >= MIN_DIGIT_HEIGHT && blobs[i].w() <= blobs[i].h() * 1.1).collect();
     let mut rows = DisjointSetForest::new(blobs.len());
@@ -229,6 +244,40 @@ fn read_mask(mask: &GrayImage, bridge: u8) -> Vec<DisplayRow> {
         out.extend(best);
     }
     out
+}
+
+/// Segments of one digit that stayed apart (the gap between a '1''s two bars, a lone top
+/// bar): blobs one above the other, overlapping across, with a gap under 0.7 of their height,
+/// of comparable widths, each at most 0.6 of the two together, and together no wider than a
+/// digit (not a window's edge over a digit, not a whole digit and a stray piece).
+fn join_stacked(blobs: Vec<Blob>) -> Vec<Blob> {
+    let mut sets = DisjointSetForest::new(blobs.len());
+    for i in 0..blobs.len() {
+        for j in i + 1..blobs.len() {
+            let (a, b) = (&blobs[i], &blobs[j]);
+            let across = a.x1.min(b.x1) - a.x0.max(b.x0) + 1.0;
+            let gap = a.y0.max(b.y0) - a.y1.min(b.y1);
+            let (w, h) = (a.x1.max(b.x1) - a.x0.min(b.x0) + 1.0, a.y1.max(b.y1) - a.y0.min(b.y0) + 1.0);
+            let digit_like = a.w().min(b.w()) >= 0.3 * a.w().max(b.w()) && w <= 0.9 * h && a.h().max(b.h()) <= 0.6 * h;
+            if digit_like && across > 0.5 * a.w().min(b.w()) && gap > 0.0 && gap < 0.7 * a.h().max(b.h()) {
+                sets.union(i, j);
+            }
+        }
+    }
+    let mut out: Vec<Option<Blob>> = vec![None; blobs.len()];
+    for (i, b) in blobs.into_iter().enumerate() {
+        match &mut out[sets.root(i)] {
+            Some(m) => {
+                m.pixels.extend(b.pixels);
+                m.x0 = m.x0.min(b.x0);
+                m.y0 = m.y0.min(b.y0);
+                m.x1 = m.x1.max(b.x1);
+                m.y1 = m.y1.max(b.y1);
+            }
+            slot => *slot = Some(b),
+        }
+    }
+    out.into_iter().flatten().collect()
 }
 
 /// A row's frame: origin, direction along the row, and the top and bottom of its cells
@@ -358,19 +407,24 @@ fn read_row(mask: &GrayImage, blobs: &[Blob], members: &[usize]) -> Option<Displ
             let (x, y) = (x.round(), y.round());
             x >= 0.0 && y >= 0.0 && mask.get_pixel_checked(x as u32, y as u32).is_some_and(|p| p.0[0] > 0)
         };
-        for step in 0..=30 {
-            let slant = -0.2 + step as f32 * 0.02;
-            let widths: Vec<f32> = merged.iter().map(|c| c.u1 - c.u0 + 1.0 - slant * height).filter(|&w| w > 0.42 * height).collect();
-            // Only narrow cells ("11"): a digit's usual proportions.
-            let width = if widths.is_empty() { 0.56 * height } else { median(widths) };
-            if !(0.35..=0.9).contains(&(width / height)) {
-                continue;
-            }
-            let Some((text, margins)) = read_cells(&lit, &merged, top, height, width, slant) else { continue };
-            let score = margins.iter().sum::<f32>() / margins.len() as f32;
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                let (u0, u1) = (merged[0].u0, merged.last().map(|c| c.u1).unwrap_or(0.0));
-                best = Some((score, text, Frame { ..frame }, top, bottom, u0, u1));
+        // Where no digit of the row has its top (or bottom) bar, the digits end at the
+        // pointed ends of their side bars, a little inside the cell: both are tried.
+        for (pad_top, pad_bottom) in [(0.0, 0.0), (0.07, 0.0), (0.0, 0.07), (0.07, 0.07)] {
+            let (top, height) = (top - pad_top * height, height * (1.0 + pad_top + pad_bottom));
+            for step in 0..=30 {
+                let slant = -0.2 + step as f32 * 0.02;
+                let widths: Vec<f32> = merged.iter().map(|c| c.u1 - c.u0 + 1.0 - slant * height).filter(|&w| w > 0.42 * height).collect();
+                // Only narrow cells ("11"): a digit's usual proportions.
+                let width = if widths.is_empty() { 0.56 * height } else { median(widths) };
+                if !(0.35..=0.9).contains(&(width / height)) {
+                    continue;
+                }
+                let Some((text, margins)) = read_cells(&lit, &merged, top, height, width, slant) else { continue };
+                let score = margins.iter().sum::<f32>() / margins.len() as f32;
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    let (u0, u1) = (merged[0].u0, merged.last().map(|c| c.u1).unwrap_or(0.0));
+                    best = Some((score, text, Frame { ..frame }, top, top + height - 1.0, u0, u1));
+                }
             }
         }
     }
@@ -411,6 +465,28 @@ fn read_cells(lit: &dyn Fn(f32, f32) -> bool, cells: &[Cell], top: f32, height: 
         let (ch, margin) = best?;
         text.push(ch);
         margins.push(margin);
+    }
+    // A '1' is no taller than the other digits (its bars end inside the cell): a taller bar
+    // beside them is the display window's edge.
+    let extent = |c: &Cell| c.v1 - c.v0;
+    let others = cells.iter().zip(text.chars()).filter(|&(_, ch)| ch != '1' && ch != '-').map(|(c, _)| extent(c)).fold(0.0, f32::max);
+    if others > 0.0 && cells.iter().zip(text.chars()).any(|(c, ch)| ch == '1' && extent(c) > others * 1.02) {
+        return None;
+    }
+    // Nor is it off the row's pitch: a bar at the end of a row, farther from (or nearer to)
+    // its neighbour than the digits are from each other, is an edge too.
+    let chars: Vec<char> = text.chars().collect();
+    let n = cells.len();
+    if n >= 3 {
+        let pitch = |i: usize| cells[i + 1].u1 - cells[i].u1;
+        for (end, pair) in [(0, 0), (n - 1, n - 2)] {
+            if chars[end] == '1' {
+                let rest = median((0..n - 1).filter(|&i| i != pair).map(pitch).collect());
+                if rest > 0.0 && (pitch(pair) / rest - 1.0).abs() > 0.2 {
+                    return None;
+                }
+            }
+        }
     }
     Some((text, margins))
 }

@@ -143,15 +143,18 @@ fn dev_segment_displays() {
     use helplens::models::ocr::segments;
     let dir = std::path::PathBuf::from(std::env::var("HELPLENS_SEG_DEV").expect("HELPLENS_SEG_DEV=DIR made by make_photos.py --only segdev --out DIR"));
     let set: Set = toml::from_str(&std::fs::read_to_string(dir.join("segdev.toml")).unwrap()).unwrap();
-    let mut read_right = 0;
+    let (mut read_right, mut ms) = (0, Vec::new());
     for p in &set.photo {
         let rgb = helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap());
+        let t = std::time::Instant::now();
         let rows: Vec<String> = segments::read(&rgb).into_iter().map(|r| r.text).collect();
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
         let hit = rows.iter().any(|r| helplens::kb::codes::shape(r) == helplens::kb::codes::shape(&p.text));
         read_right += hit as usize;
         println!("{} {} {:?}: read {rows:?}", if hit { "ok  " } else { "MISS" }, p.file, p.text);
     }
-    println!("{read_right}/{} segment displays read right", set.photo.len());
+    ms.sort_by(f64::total_cmp);
+    println!("{read_right}/{} segment displays read right; {:.1} ms median per photo", set.photo.len(), ms[ms.len() / 2]);
 }
 
 /// The development sweep that chose the detector's input size (the converter's `det max side`;

@@ -88,5 +88,6 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
         suggestions: c.suggestions.clone().unwrap_or_else(|| src.articles.iter().filter_map(|a| a.questions.first().cloned()).take(SUGGESTIONS).collect()),
         articles: src.articles.iter().map(|a| a.article.clone()).collect(),
     };
-    Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article })
+    let codes = super::codes::of_articles(&meta.articles);
+    Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes })
 }

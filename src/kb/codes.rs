@@ -3,7 +3,7 @@
 //! tags and body. Dense embeddings see "E21" and "E12" as nearly the same text; a support
 //! answer must not.
 
-use super::format::Kb;
+use super::format::{Article, Kb};
 use crate::models::ocr::segments::{char_of, pattern_of};
 
 /// A code names at most this many articles to count as evidence (a token every product's
@@ -57,6 +57,11 @@ pub fn shape(token: &str) -> Option<String> {
     out.filter(|s| (2..=6).contains(&s.chars().count()))
 }
 
+/// The codes each article names ([`named_by`]), in the KB's order.
+pub fn of_articles(articles: &[Article]) -> Vec<Vec<String>> {
+    articles.iter().map(|a| named_by(&a.title, &a.tags, &a.body)).collect()
+}
+
 /// The codes an article names: [`extract`] of its title, tags and body, and the [`shape`]s of
 /// its code-like words (with a digit or a capital: "E21", "dE", "St").
 fn named_by(title: &str, tags: &[String], body: &str) -> Vec<String> {
@@ -87,7 +92,7 @@ pub fn matches(kb: &Kb, codes: &[String]) -> (Vec<usize>, Vec<String>) {
     if codes.is_empty() {
         return (count, used);
     }
-    let named: Vec<Vec<String>> = kb.meta.articles.iter().map(|a| named_by(&a.title, &a.tags, &a.body)).collect();
+    let named = &kb.codes;
     for c in codes {
         let hits: Vec<usize> = (0..n).filter(|&a| named[a].contains(c)).collect();
         if (1..=MAX_ARTICLES_PER_CODE).contains(&hits.len()) {
@@ -100,7 +105,7 @@ pub fn matches(kb: &Kb, codes: &[String]) -> (Vec<usize>, Vec<String>) {
 
 /// Whether article `a` names `code`.
 pub fn names(kb: &Kb, a: usize, code: &str) -> bool {
-    kb.meta.articles.get(a).is_some_and(|art| named_by(&art.title, &art.tags, &art.body).iter().any(|c| c == code))
+    kb.codes.get(a).is_some_and(|named| named.iter().any(|c| c == code))
 }
 
 #[cfg(test)]

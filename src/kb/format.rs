@@ -105,6 +105,8 @@ pub struct Kb {
     pub labels: I8Rows,
     pub photos: I8Rows,
     pub photo_article: Vec<u32>,
+    /// The codes each article names (`kb::codes`), found once when the KB is read.
+    pub codes: Vec<Vec<String>>,
 }
 
 fn view<'a>(st: &'a SafeTensors, name: &str) -> Result<Option<TensorView<'a>>> {
@@ -178,7 +180,8 @@ impl Kb {
         let labels = rows(&st, "labels", Some(text_dim))?;
         let photos = rows(&st, "photos", None)?;
         let photo_article = indices(&st, "photos.article", photos.len(), n)?;
-        Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article })
+        let codes = super::codes::of_articles(&meta.articles);
+        Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes })
     }
 
     /// Serializes the KB (native builder).

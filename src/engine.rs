@@ -161,10 +161,11 @@ impl<B: Backend> Engine<B> {
         Ok((model, pixels))
     }
 
-    /// What a photo says, when an OCR model is loaded: the reading, and the text to answer by
+    /// What a photo says, when an OCR model is loaded: the reading, the text to answer by
     /// (`None` unless it reads a code or three words and more: what a screen or label says;
-    /// a word or two is a brand on a product's casing, and the picture says more).
-    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>)>> {
+    /// a word or two is a brand on a product's casing, and the picture says more), and the
+    /// codes read in that text and on its displays (see `kb::codes`).
+    async fn read_for_ask(&self, photo: Option<Photo<'_>>) -> Result<Option<(Reading, Option<String>, Vec<String>)>> {
         let (Some(ocr), Some(photo)) = (&self.ocr, photo) else { return Ok(None) };
         let rgb = ocr_input::rgb(&decoded(photo)?);
         let mut reading = ocr.read(&self.backend, &rgb).await?;
@@ -172,9 +173,16 @@ impl<B: Backend> Engine<B> {
         let text = reading.text();
         let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
-        let screen = !codes::extract(&text).is_empty() || !reading.display_codes().is_empty() || words >= 3 || cjk >= 4;
-        let query = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
-        Ok(Some((reading, query)))
+        let shown: Vec<String> = reading.lines.iter().filter(|l| l.display).flat_map(|l| codes::of_display(&l.text)).collect();
+        let screen = !shown.is_empty() || !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
+        let query: Option<String> = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
+        let mut found = query.as_deref().map(codes::extract).unwrap_or_default();
+        for c in shown {
+            if !found.contains(&c) {
+                found.push(c);
+            }
+        }
+        Ok(Some((reading, query, found)))
     }
 
     /// Reads a photo alone (no question, no KB), timing its stages with `clock` (milliseconds).
@@ -215,13 +223,8 @@ impl<B: Backend> Engine<B> {
         // The photo's text joins the typed question (or stands for it), and its codes are
         // exact evidence.
         let read = self.read_for_ask(photo).await?;
-        let read_query = read.as_ref().and_then(|(_, t)| t.clone());
-        let mut codes = read_query.as_deref().map(codes::extract).unwrap_or_default();
-        for c in read.iter().flat_map(|(r, _)| r.display_codes()).flat_map(|t| codes::of_display(&t)) {
-            if !codes.contains(&c) {
-                codes.push(c);
-            }
-        }
+        let read_query = read.as_ref().and_then(|(_, t, _)| t.clone());
+        let codes = read.as_ref().map(|(_, _, c)| c.clone()).unwrap_or_default();
         let joined = match (q, read_query.as_deref()) {
             (Some(q), Some(r)) => Some(format!("{q}\n{r}")),
             (Some(q), None) => Some(q.to_string()),
@@ -259,7 +262,7 @@ impl<B: Backend> Engine<B> {
         });
         let from = if q.is_some() { TextFrom::Asked } else { TextFrom::Read };
         let mut answer = rank(&self.kb, text.as_deref().map(|t| (t, from)), photo, &codes);
-        answer.read = read.map(|(r, _)| r);
+        answer.read = read.map(|(r, ..)| r);
         Ok(answer)
     }
 }

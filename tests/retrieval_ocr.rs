@@ -125,12 +125,24 @@ fn held_out_screen_photos_meet_the_target() {
     assert!(top1 >= 0.85, "top-1 {top1} is below the issue's 0.85");
 }
 
+/// A development set made on demand outside the repository: the folder named by the
+/// environment variable `var` (made by `make_photos.py --only {only} --out DIR`) and its manifest.
+fn dev_set(var: &str, only: &str, manifest: &str) -> (std::path::PathBuf, Set) {
+    let dir = std::path::PathBuf::from(std::env::var(var).unwrap_or_else(|_| panic!("{var}=DIR made by make_photos.py --only {only} --out DIR")));
+    let set = toml::from_str(&std::fs::read_to_string(dir.join(manifest)).unwrap()).unwrap();
+    (dir, set)
+}
+
+/// A photo of a development set, decoded to RGB.
+fn rgb_at(dir: &std::path::Path, file: &str) -> image::RgbImage {
+    helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(file)).unwrap()).unwrap())
+}
+
 /// The development photos answered (what ranking rules for read text were chosen on).
 #[test]
 #[ignore = "development tool: needs HELPLENS_OCR_DEV"]
 fn dev_screen_photos() {
-    let dir = std::path::PathBuf::from(std::env::var("HELPLENS_OCR_DEV").expect("HELPLENS_OCR_DEV=DIR made by make_photos.py --only dev --out DIR"));
-    let set: Set = toml::from_str(&std::fs::read_to_string(dir.join("dev.toml")).unwrap()).unwrap();
+    let (dir, set) = dev_set("HELPLENS_OCR_DEV", "dev", "dev.toml");
     measure_set(&set, &dir);
 }
 
@@ -141,11 +153,10 @@ fn dev_screen_photos() {
 #[ignore = "development tool: needs HELPLENS_SEG_DEV"]
 fn dev_segment_displays() {
     use helplens::models::ocr::segments;
-    let dir = std::path::PathBuf::from(std::env::var("HELPLENS_SEG_DEV").expect("HELPLENS_SEG_DEV=DIR made by make_photos.py --only segdev --out DIR"));
-    let set: Set = toml::from_str(&std::fs::read_to_string(dir.join("segdev.toml")).unwrap()).unwrap();
+    let (dir, set) = dev_set("HELPLENS_SEG_DEV", "segdev", "segdev.toml");
     let (mut read_right, mut ms) = (0, Vec::new());
     for p in &set.photo {
-        let rgb = helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap());
+        let rgb = rgb_at(&dir, &p.file);
         let t = std::time::Instant::now();
         let rows: Vec<String> = segments::read(&rgb).into_iter().map(|r| r.text).collect();
         ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -169,10 +180,8 @@ fn dev_detector_side_sweep() {
     use helplens::models::ocr::Ocr;
     use helplens::tensor::now;
     use helplens::weights::ModelFile;
-    let dir = std::path::PathBuf::from(std::env::var("HELPLENS_OCR_DEV").expect("HELPLENS_OCR_DEV=DIR made by make_photos.py --only dev --out DIR"));
-    let set: Set = toml::from_str(&std::fs::read_to_string(dir.join("dev.toml")).unwrap()).unwrap();
-    let photos: Vec<(image::RgbImage, Vec<char>)> =
-        set.photo.iter().map(|p| (helplens::input::ocr::rgb(&helplens::input::image::decode(&std::fs::read(dir.join(&p.file)).unwrap()).unwrap()), squash(&p.text))).collect();
+    let (dir, set) = dev_set("HELPLENS_OCR_DEV", "dev", "dev.toml");
+    let photos: Vec<(image::RgbImage, Vec<char>)> = set.photo.iter().map(|p| (rgb_at(&dir, &p.file), squash(&p.text))).collect();
     let mut ocr = Ocr::load(&Cpu, ModelFile::from_bytes(&read("models/ppocrv5-int8.gguf")).unwrap()).unwrap();
     let sweep: Vec<(u32, u32)> = match std::env::var("HELPLENS_OCR_SWEEP").as_deref() {
         Ok("rec") => [320, 256, 192, 160, 128, 96].iter().map(|&w| (ocr.config.det_input.max_side, w)).collect(),

@@ -69,7 +69,7 @@ pub fn boxes(map: &[f32], w: usize, h: usize, p: &DbParams) -> Vec<TextBox> {
 }
 
 /// Lengths of the sides p0→p1 and p1→p2 of a rectangle.
-fn sides(q: &Quad) -> (f32, f32) {
+pub fn sides(q: &Quad) -> (f32, f32) {
     let d = |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
     (d(q[0], q[1]), d(q[1], q[2]))
 }
@@ -99,10 +99,15 @@ pub fn order(q: Quad) -> Quad {
     [tl, tr, br, bl]
 }
 
+/// The bounding box of a quadrilateral: `[x0, y0, x1, y1]`.
+pub fn bounds(q: &Quad) -> [f32; 4] {
+    let (xs, ys) = (q.map(|p| p[0]), q.map(|p| p[1]));
+    [xs.into_iter().fold(f32::MAX, f32::min), ys.into_iter().fold(f32::MAX, f32::min), xs.into_iter().fold(f32::MIN, f32::max), ys.into_iter().fold(f32::MIN, f32::max)]
+}
+
 /// Mean of the map over the pixels whose centre lies inside the quadrilateral.
 fn mean_inside(map: &[f32], w: usize, h: usize, q: &Quad) -> f32 {
-    let (x0, x1) = (q.iter().map(|p| p[0]).fold(f32::MAX, f32::min), q.iter().map(|p| p[0]).fold(f32::MIN, f32::max));
-    let (y0, y1) = (q.iter().map(|p| p[1]).fold(f32::MAX, f32::min), q.iter().map(|p| p[1]).fold(f32::MIN, f32::max));
+    let [x0, y0, x1, y1] = bounds(q);
     let xs = (x0.floor().max(0.0) as usize)..=(x1.ceil().max(0.0) as usize).min(w - 1);
     let ys = (y0.floor().max(0.0) as usize)..=(y1.ceil().max(0.0) as usize).min(h - 1);
     let (mut sum, mut n) = (0f64, 0usize);

@@ -88,16 +88,6 @@ impl Reading {
         }
     }
 
-    /// The codes read on displays: what a display shows is a code even without a digit ("dE").
-    pub fn display_codes(&self) -> Vec<String> {
-        self.lines
-            .iter()
-            .filter(|l| l.display)
-            .flat_map(|l| l.text.split_whitespace().map(str::to_string))
-            .filter(|t| t.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
-            .collect()
-    }
-
     /// The lines joined by newlines.
     pub fn text(&self) -> String {
         self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")

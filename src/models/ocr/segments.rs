@@ -19,6 +19,7 @@ use imageproc::morphology::dilate;
 use imageproc::region_labelling::{connected_components, Connectivity};
 use imageproc::union_find::DisjointSetForest;
 
+use super::db::{bounds, sides};
 use crate::input::ocr::Quad;
 
 /// The photo is read at this size (longer side), never enlarged.
@@ -179,6 +180,23 @@ struct Blob {
 }
 
 impl Blob {
+    fn at(x: f32, y: f32) -> Blob {
+        Blob { pixels: vec![(x, y)], x0: x, y0: y, x1: x, y1: y }
+    }
+    fn add(&mut self, x: f32, y: f32) {
+        self.pixels.push((x, y));
+        self.x0 = self.x0.min(x);
+        self.x1 = self.x1.max(x);
+        self.y0 = self.y0.min(y);
+        self.y1 = self.y1.max(y);
+    }
+    fn join(&mut self, o: Blob) {
+        self.pixels.extend(o.pixels);
+        self.x0 = self.x0.min(o.x0);
+        self.x1 = self.x1.max(o.x1);
+        self.y0 = self.y0.min(o.y0);
+        self.y1 = self.y1.max(o.y1);
+    }
     fn h(&self) -> f32 {
         self.y1 - self.y0 + 1.0
     }
@@ -201,12 +219,10 @@ fn read_mask(mask: &GrayImage, bridge: u8) -> Vec<DisplayRow> {
             blobs.resize(l, None);
         }
         let (fx, fy) = (x as f32, y as f32);
-        let b = blobs[l - 1].get_or_insert_with(|| Blob { pixels: Vec::new(), x0: fx, y0: fy, x1: fx, y1: fy });
-        b.pixels.push((fx, fy));
-        b.x0 = b.x0.min(fx);
-        b.x1 = b.x1.max(fx);
-        b.y0 = b.y0.min(fy);
-        b.y1 = b.y1.max(fy);
+        match &mut blobs[l - 1] {
+            Some(b) => b.add(fx, fy),
+            slot => *slot = Some(Blob::at(fx, fy)),
+        }
     }
     let max_h = h as f32 * 0.6;
     let max_w = w as f32 * 0.3;
@@ -271,21 +287,15 @@ fn join_stacked(blobs: Vec<Blob>) -> Vec<Blob> {
     let mut out: Vec<Option<Blob>> = vec![None; blobs.len()];
     for (i, b) in blobs.into_iter().enumerate() {
         match &mut out[sets.root(i)] {
-            Some(m) => {
-                m.pixels.extend(b.pixels);
-                m.x0 = m.x0.min(b.x0);
-                m.y0 = m.y0.min(b.y0);
-                m.x1 = m.x1.max(b.x1);
-                m.y1 = m.y1.max(b.y1);
-            }
+            Some(m) => m.join(b),
             slot => *slot = Some(b),
         }
     }
     out.into_iter().flatten().collect()
 }
 
-/// A row's frame: origin, direction along the row, and the top and bottom of its cells
-/// (perpendicular offsets from the origin).
+/// A row's frame: origin and direction along the row.
+#[derive(Clone, Copy)]
 struct Frame {
     ox: f32,
     oy: f32,
@@ -295,22 +305,39 @@ struct Frame {
 
 impl Frame {
     /// Image → row coordinates (u along the row, v down across it).
-    fn to_row(&self, x: f32, y: f32) -> (f32, f32) {
+    fn to_row(self, x: f32, y: f32) -> (f32, f32) {
         let (dx, dy) = (x - self.ox, y - self.oy);
         (dx * self.cos + dy * self.sin, -dx * self.sin + dy * self.cos)
     }
-    fn to_image(&self, u: f32, v: f32) -> (f32, f32) {
+    fn to_image(self, u: f32, v: f32) -> (f32, f32) {
         (self.ox + u * self.cos - v * self.sin, self.oy + u * self.sin + v * self.cos)
     }
 }
 
-/// A cell's lit pixels in row coordinates and their extent along the row.
+/// A cell's extent in row coordinates: along the row (u) and across it (v).
 struct Cell {
-    pixels: Vec<(f32, f32)>,
     u0: f32,
     u1: f32,
     v0: f32,
     v1: f32,
+}
+
+impl Cell {
+    /// The extent of a blob's pixels in `frame`.
+    fn of(b: &Blob, frame: Frame) -> Cell {
+        b.pixels.iter().map(|&(x, y)| frame.to_row(x, y)).fold(Cell { u0: f32::MAX, u1: f32::MIN, v0: f32::MAX, v1: f32::MIN }, |c, (u, v)| Cell {
+            u0: c.u0.min(u),
+            u1: c.u1.max(u),
+            v0: c.v0.min(v),
+            v1: c.v1.max(v),
+        })
+    }
+    fn join(&mut self, o: &Cell) {
+        self.u0 = self.u0.min(o.u0);
+        self.u1 = self.u1.max(o.u1);
+        self.v0 = self.v0.min(o.v0);
+        self.v1 = self.v1.max(o.v1);
+    }
 }
 
 /// The slope of the least-squares line through `pts`, as an angle (0 for fewer than two).
@@ -331,18 +358,7 @@ fn line_angle(pts: &[(f32, f32)]) -> f32 {
 fn layout(blobs: &[Blob], members: &[usize], angle: f32) -> Option<(Frame, Vec<Cell>, f32, f32)> {
     let first = members.iter().map(|&i| &blobs[i]).min_by(|a, b| a.x0.total_cmp(&b.x0))?;
     let frame = Frame { ox: first.x0, oy: first.y1, cos: angle.cos(), sin: angle.sin() };
-    let to_cell = |b: &Blob| {
-        let pixels: Vec<(f32, f32)> = b.pixels.iter().map(|&(x, y)| frame.to_row(x, y)).collect();
-        let (mut u0, mut u1, mut v0, mut v1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-        for &(u, v) in &pixels {
-            u0 = u0.min(u);
-            u1 = u1.max(u);
-            v0 = v0.min(v);
-            v1 = v1.max(v);
-        }
-        Cell { pixels, u0, u1, v0, v1 }
-    };
-    let tall: Vec<Cell> = members.iter().map(|&i| to_cell(&blobs[i])).collect();
+    let tall: Vec<Cell> = members.iter().map(|&i| Cell::of(&blobs[i], frame)).collect();
     // The highest top and the lowest bottom: a digit without its top bar ('d', 'b') or a '1'
     // (its segments' pointed ends) is shorter than the cell.
     let top = tall.iter().map(|c| c.v0).fold(f32::MAX, f32::min);
@@ -355,15 +371,15 @@ fn layout(blobs: &[Blob], members: &[usize], angle: f32) -> Option<(Frame, Vec<C
     // The row grows along its band: a blob within 1.3 digit heights of it joins it.
     let (mut umin, mut umax) = (tall.iter().map(|c| c.u0).fold(f32::MAX, f32::min), tall.iter().map(|c| c.u1).fold(f32::MIN, f32::max));
     let mut cells: Vec<Cell> = tall;
-    let mut band: Vec<(usize, Cell)> = (0..blobs.len())
+    let mut band: Vec<Cell> = (0..blobs.len())
         .filter(|&i| !members.contains(&i) && blobs[i].h() < height * 0.8 && blobs[i].pixels.len() >= 6)
-        .map(|i| (i, to_cell(&blobs[i])))
-        .filter(|(_, c)| c.v0 >= top - 0.15 * height && c.v1 <= bottom + 0.15 * height)
+        .map(|i| Cell::of(&blobs[i], frame))
+        .filter(|c| c.v0 >= top - 0.15 * height && c.v1 <= bottom + 0.15 * height)
         .collect();
     loop {
-        let near = band.iter().position(|(_, c)| c.u1 >= umin - 1.3 * height && c.u0 <= umax + 1.3 * height);
+        let near = band.iter().position(|c| c.u1 >= umin - 1.3 * height && c.u0 <= umax + 1.3 * height);
         let Some(k) = near else { break };
-        let (_, c) = band.swap_remove(k);
+        let c = band.swap_remove(k);
         umin = umin.min(c.u0);
         umax = umax.max(c.u1);
         cells.push(c);
@@ -375,11 +391,7 @@ fn layout(blobs: &[Blob], members: &[usize], angle: f32) -> Option<(Frame, Vec<C
         if let Some(last) = merged.last_mut() {
             let overlap = last.u1.min(c.u1) - last.u0.max(c.u0);
             if overlap > 0.4 * (c.u1 - c.u0).min(last.u1 - last.u0) {
-                last.pixels.extend(c.pixels);
-                last.u0 = last.u0.min(c.u0);
-                last.u1 = last.u1.max(c.u1);
-                last.v0 = last.v0.min(c.v0);
-                last.v1 = last.v1.max(c.v1);
+                last.join(&c);
                 continue;
             }
         }
@@ -427,7 +439,7 @@ fn read_row(mask: &GrayImage, blobs: &[Blob], members: &[usize]) -> Option<Displ
                 let score = margins.iter().sum::<f32>() / margins.len() as f32;
                 if best.as_ref().is_none_or(|b| score > b.0) {
                     let (u0, u1) = (merged[0].u0, merged.last().map(|c| c.u1).unwrap_or(0.0));
-                    best = Some((score, text, Frame { ..frame }, top, top + height - 1.0, u0, u1));
+                    best = Some((score, text, frame, top, top + height - 1.0, u0, u1));
                 }
             }
         }
@@ -539,25 +551,16 @@ fn median(mut v: Vec<f32>) -> f32 {
     v[v.len() / 2]
 }
 
+/// A row's height: its right side (corners top-left, top-right, bottom-right, bottom-left).
 fn height(q: &Quad) -> f32 {
-    ((q[3][0] - q[0][0]).powi(2) + (q[3][1] - q[0][1]).powi(2)).sqrt()
+    sides(q).1
 }
 
 /// Whether the centre of one quad lies inside the other's bounding box.
 pub fn overlaps(a: &Quad, b: &Quad) -> bool {
-    let bbox = |q: &Quad| {
-        let xs = q.map(|p| p[0]);
-        let ys = q.map(|p| p[1]);
-        (
-            xs.iter().copied().fold(f32::MAX, f32::min),
-            ys.iter().copied().fold(f32::MAX, f32::min),
-            xs.iter().copied().fold(f32::MIN, f32::max),
-            ys.iter().copied().fold(f32::MIN, f32::max),
-        )
-    };
     let centre = |q: &Quad| (q.iter().map(|p| p[0]).sum::<f32>() / 4.0, q.iter().map(|p| p[1]).sum::<f32>() / 4.0);
-    let inside = |(x, y): (f32, f32), (x0, y0, x1, y1): (f32, f32, f32, f32)| x >= x0 && x <= x1 && y >= y0 && y <= y1;
-    inside(centre(a), bbox(b)) || inside(centre(b), bbox(a))
+    let inside = |(x, y): (f32, f32), [x0, y0, x1, y1]: [f32; 4]| x >= x0 && x <= x1 && y >= y0 && y <= y1;
+    inside(centre(a), bounds(b)) || inside(centre(b), bounds(a))
 }
 
 #[cfg(test)]

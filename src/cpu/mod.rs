@@ -191,7 +191,18 @@ impl Backend for Cpu {
         // Feature maps: f32 (the GPU's self-test reference). An int8 kernel with outputs
         // across lanes was no faster on them (measured 72–87 ms against 76–77 for the whole
         // image encoder in node, within the noise).
-        let qm = if many_rows || padded || !int8 {
+        let qm = if many_rows && w.dtype() == GgmlDType::F16 {
+            // f16 feature-map weights (the OCR recogniser's backbone, kept off int8 for its
+            // accuracy) multiply as int16: twice the products per instruction of f32 in wasm.
+            let dense = dequantize_matrix(&w, out_dim, in_dim)?;
+            Weights::Int8(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
+        } else if int8 && padded && !many_rows {
+            // Q8_0 rows padded to a whole block (the OCR recogniser's 120-wide neck and CTC
+            // head): one scale per row in int8 would be a second rounding of the blocks (it
+            // read one golden line fewer), so int16.
+            let dense = dequantize_matrix(&w, out_dim, in_dim)?;
+            Weights::Int8(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
+        } else if many_rows || padded || !int8 {
             let dense = dequantize_matrix(&w, out_dim, in_dim)?;
             let packed = if many_rows { Packed::new(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim) } else { None };
             match packed {

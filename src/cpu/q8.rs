@@ -1,32 +1,61 @@
-//! Int8 matrix product for a few rows at a time (token states against BERT's weights).
+//! Integer matrix products: int8 weights for a few rows at a time (token states against BERT's
+//! weights), and int16 weights for feature maps (the OCR recogniser's backbone, whose weights
+//! ship as f16: int8 there dropped the spaces between words).
 //!
-//! Weights are int8 with one f32 scale per row. MiniLM's Q8_0 matrices already have one scale
+//! Weights are integers with one f32 scale per row. MiniLM's Q8_0 matrices already have one scale
 //! per row when they get here (`quant::q8_0_one_scale_per_row`, applied by the BERT loader for
 //! every backend), so taking them is exact; e5's Q4_0 blocks are re-quantized to one scale per
-//! row (a second rounding, CPU only: worst cosine to the C engine 0.99994 → 0.99982). Each
-//! activation row is quantized on the fly to i16 with one scale per row, its
-//! range chosen so that a whole row's dot product is an exact i32 sum (|w| ≤ 127, |x| ≤
-//! `x_max(cols)`). So the inner loop has no float work at all: y[t, o] = s_w[o] · s_x[t] ·
-//! Σ_i w[o, i] · x[t, i], every kernel gives the same i32 sums, and the portable loop is an
-//! exact oracle for the SIMD ones.
+//! row (a second rounding, CPU only: worst cosine to the C engine 0.99994 → 0.99982). An int16
+//! matrix's rows are rounded to ±`w_max` (about twelve bits for the recogniser's 480-wide rows).
+//! Each activation row is quantized on the fly to i16 with one scale per row, its range chosen
+//! so that a whole row's dot product is an exact i32 sum (|w| ≤ `w_max`, |x| ≤ `x_max`,
+//! `w_max · x_max · cols ≤ i32::MAX`). So the inner loop has no float work at all: y[t, o] =
+//! s_w[o] · s_x[t] · Σ_i w[o, i] · x[t, i], every kernel gives the same i32 sums, and the
+//! portable loop is an exact oracle for the SIMD ones.
 //!
 //! The product runs in tiles of four activation rows × two weight rows, so each loaded (and
 //! widened) weight vector serves four rows and each activation vector two; a question's last
 //! one to three rows take three or four weight rows per tile instead. On wasm32 the
-//! tile uses simd128 (`v128.load8x8_s` widens eight weights as it loads them,
-//! `i32x4.dot_i16x8_s` multiplies and adds pairs; the accumulators are folded into one vector
-//! per weight row by shuffles and scaled four rows at a time); natively AVX2 where the CPU has
-//! it (`vpmaddwd`), else the portable loop.
+//! tile uses simd128 (`v128.load8x8_s` widens eight int8 weights as it loads them, int16 ones
+//! are loaded as they are; `i32x4.dot_i16x8_s` multiplies and adds pairs, eight products per
+//! instruction against four per multiply and add in f32; the accumulators are folded into one
+//! vector per weight row by shuffles and scaled four rows at a time); natively AVX2 where the
+//! CPU has it (`vpmaddwd`), else the portable loop. Many rows (a feature map) are taken in
+//! chunks whose quantized activations stay in cache while every block of weights passes.
 
 use crate::error::{Error, Result};
 use crate::weights::quant::{q8_0_values, Q8_0_BLOCK, Q8_0_BLOCK_BYTES};
 
-/// An int8 weight matrix `[rows, cols]` with one f32 scale per row.
+/// An integer weight matrix `[rows, cols]` with one f32 scale per row.
 pub struct Q8Matrix {
     pub rows: usize,
     pub cols: usize,
-    q: Vec<i8>,      // [rows, cols], values in -127..=127
+    /// `cols` rounded up to a whole number of SIMD steps (zero weights and activations after).
+    k: usize,
+    q: Store,        // [rows, k]
     scale: Vec<f32>, // [rows]
+    /// The largest |x| activations are quantized to.
+    x_max: f32,
+}
+
+/// The weights: int8 (|w| ≤ 127) or int16 (|w| ≤ the matrix's `w_max`).
+enum Store {
+    Narrow(Vec<i8>),
+    Wide(Vec<i16>),
+}
+
+impl Store {
+    fn wide(&self) -> bool {
+        matches!(self, Store::Wide(_))
+    }
+
+    /// Row `o` of `k` weights, as a byte pointer for the tiles (which know the width).
+    fn row(&self, o: usize, k: usize) -> *const u8 {
+        match self {
+            Store::Narrow(q) => q[o * k..(o + 1) * k].as_ptr() as *const u8,
+            Store::Wide(q) => q[o * k..(o + 1) * k].as_ptr() as *const u8,
+        }
+    }
 }
 
 /// Activation rows quantized to i16, one scale per row.
@@ -35,12 +64,21 @@ struct QRows {
     scale: Vec<f32>,
 }
 
-/// The largest |x| an activation may be quantized to for rows of `cols` values: every partial
-/// and total sum of 127 · |x| over a row then fits an i32 (for BERT's 384 and 1536: 32767
-/// and 11008, i.e. 16 and 15 bits, against the 8 of a Q8_0 block).
-fn x_max(cols: usize) -> f32 {
-    (i32::MAX as usize / (127 * cols.max(1))).min(i16::MAX as usize) as f32
+/// The largest |x| an activation may be quantized to for rows of `cols` weights up to `w_max`:
+/// every partial and total sum of `w_max` · |x| over a row then fits an i32 (int8 weights on
+/// BERT's 384 and 1536: 32767 and 11008, i.e. 16 and 15 bits, against the 8 of a Q8_0 block).
+fn x_max(cols: usize, w_max: usize) -> f32 {
+    (i32::MAX as usize / (w_max * cols.max(1))).min(i16::MAX as usize) as f32
 }
+
+/// The int16 weight limit for rows of `cols`: the i32 budget split evenly between weights and
+/// activations (2115 each for 480 columns, 863 for 2880), at most i16::MAX.
+fn wide_w_max(cols: usize) -> usize {
+    ((i32::MAX as usize / cols.max(1)) as f64).sqrt().min(i16::MAX as f64) as usize
+}
+
+/// SIMD steps are sixteen values (AVX2) or eight (simd128): rows are padded to sixteen.
+const K_STEP: usize = 16;
 
 /// Largest absolute value of `x` (eight lanes, so it vectorises; no NaN handling needed: a
 /// NaN activation would already be a broken model).
@@ -56,11 +94,13 @@ fn max_abs(x: &[f32]) -> f32 {
     chunks.remainder().iter().chain(&m).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
 }
 
-fn quantize_rows(x: &[f32], cols: usize) -> QRows {
-    let limit = x_max(cols);
-    let mut q = vec![0i16; x.len()];
-    let mut scale = Vec::with_capacity(x.len() / cols.max(1));
-    for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(cols)) {
+/// Rows of `cols` values quantized into rows of `k ≥ cols` (zeros after), |q| ≤ `limit`.
+fn quantize_rows(x: &[f32], cols: usize, k: usize, limit: f32) -> QRows {
+    let n = x.len() / cols.max(1);
+    let mut q = vec![0i16; n * k];
+    let mut scale = Vec::with_capacity(n);
+    for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(k)) {
+        let out = &mut out[..cols];
         let max = max_abs(row);
         let s = max / limit;
         let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
@@ -100,32 +140,45 @@ fn quantize_row(row: &[f32], inv: f32, out: &mut [i16]) {
 const TILE_ROWS: usize = 4;
 /// Weight rows per block (a multiple of every tile width: 2, 3 and 4).
 const WEIGHT_BLOCK: usize = 12;
+/// Quantized activation rows per pass over the weights (see [`Q8Matrix::matmul`]).
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// The exact i32 sums of one tile: `R` activation rows against `C` weight rows, `k` values each
 /// (natively; wasm has [`tile_simd128`]).
 ///
+/// `WIDE`: the weights are i16, else i8 (`w` points at them either way).
+///
 /// # Safety
-/// Every pointer must be valid for `k` elements, and `k` a multiple of 32.
+/// Every pointer must be valid for `k` elements, and `k` a multiple of 16.
 #[inline(always)]
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+unsafe fn tile<const R: usize, const C: usize, const WIDE: bool>(w: [*const u8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        return tile_avx2(w, x, k);
+        return tile_avx2::<R, C, WIDE>(w, x, k);
     }
     #[allow(unreachable_code)]
-    tile_portable(w, x, k)
+    tile_portable::<R, C, WIDE>(w, x, k)
+}
+
+/// Weight `i` of a row of i8 or i16 weights.
+#[inline(always)]
+unsafe fn weight<const WIDE: bool>(w: *const u8, i: usize) -> i32 {
+    if WIDE {
+        *(w as *const i16).add(i) as i32
+    } else {
+        *(w as *const i8).add(i) as i32
+    }
 }
 
 /// The plain loop: the oracle for the SIMD kernels (same exact sums).
 #[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
-unsafe fn tile_portable<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+unsafe fn tile_portable<const R: usize, const C: usize, const WIDE: bool>(w: [*const u8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
     let mut acc = [[0i32; C]; R];
     for (r, acc) in acc.iter_mut().enumerate() {
         let x = std::slice::from_raw_parts(x[r], k);
         for (c, acc) in acc.iter_mut().enumerate() {
-            let w = std::slice::from_raw_parts(w[c], k);
-            *acc = w.iter().zip(x).map(|(&a, &b)| a as i32 * b as i32).sum();
+            *acc = x.iter().enumerate().map(|(i, &b)| weight::<WIDE>(w[c], i) * b as i32).sum();
         }
     }
     acc
@@ -133,13 +186,13 @@ unsafe fn tile_portable<const R: usize, const C: usize>(w: [*const i8; C], x: [*
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-unsafe fn tile_simd128<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [core::arch::wasm32::v128; C] {
+unsafe fn tile_simd128<const R: usize, const C: usize, const WIDE: bool>(w: [*const u8; C], x: [*const i16; R], k: usize) -> [core::arch::wasm32::v128; C] {
     use core::arch::wasm32::*;
     let mut acc = [[i32x4_splat(0); C]; R];
     let mut i = 0;
     while i < k {
-        // Eight weights per row, sign-extended to i16 by the load itself.
-        let wv: [v128; C] = core::array::from_fn(|c| i16x8_load_extend_i8x8(w[c].add(i)));
+        // Eight weights per row: int16 as they are, int8 sign-extended by the load itself.
+        let wv: [v128; C] = core::array::from_fn(|c| if WIDE { v128_load((w[c] as *const i16).add(i) as *const v128) } else { i16x8_load_extend_i8x8((w[c] as *const i8).add(i)) });
         for r in 0..R {
             let xv = v128_load(x[r].add(i) as *const v128);
             for c in 0..C {
@@ -167,12 +220,18 @@ fn fold_pairs(a: core::arch::wasm32::v128, b: core::arch::wasm32::v128) -> core:
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn tile_avx2<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+unsafe fn tile_avx2<const R: usize, const C: usize, const WIDE: bool>(w: [*const u8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
     use std::arch::x86_64::*;
     let mut acc = [[_mm256_setzero_si256(); C]; R];
     let mut i = 0;
     while i < k {
-        let wv: [__m256i; C] = core::array::from_fn(|c| _mm256_cvtepi8_epi16(_mm_loadu_si128(w[c].add(i) as *const __m128i)));
+        let wv: [__m256i; C] = core::array::from_fn(|c| {
+            if WIDE {
+                _mm256_loadu_si256((w[c] as *const i16).add(i) as *const __m256i)
+            } else {
+                _mm256_cvtepi8_epi16(_mm_loadu_si128((w[c] as *const i8).add(i) as *const __m128i))
+            }
+        });
         for r in 0..R {
             let xv = _mm256_loadu_si256(x[r].add(i) as *const __m256i);
             for c in 0..C {
@@ -220,13 +279,45 @@ impl Q8Matrix {
             q.extend(row.iter().map(|v| (v * inv).round_ties_even() as i8));
             scale.push(s);
         }
-        Ok(Q8Matrix { rows, cols, q, scale })
+        Ok(Q8Matrix { rows, cols, k: cols, q: Store::Narrow(q), scale, x_max: x_max(cols, 127) })
+    }
+
+    /// An int16 matrix from f32 weights `[rows, cols]`: each row rounded to ±`wide_w_max(k)`
+    /// with one scale, rows padded with zeros to a multiple of sixteen.
+    pub fn wide(w: &[f32], rows: usize, cols: usize) -> Result<Self> {
+        if cols == 0 || w.len() != rows * cols {
+            return Err(Error::Model(format!("{} weights for [{rows}, {cols}]", w.len())));
+        }
+        let k = cols.div_ceil(K_STEP) * K_STEP;
+        let w_max = wide_w_max(k);
+        let mut q = vec![0i16; rows * k];
+        let mut scale = Vec::with_capacity(rows);
+        for (row, out) in w.chunks_exact(cols).zip(q.chunks_exact_mut(k)) {
+            let s = max_abs(row) / w_max as f32;
+            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
+            out.iter_mut().zip(row).for_each(|(o, v)| *o = (v * inv).round_ties_even() as i16);
+            scale.push(s);
+        }
+        Ok(Q8Matrix { rows, cols, k, q: Store::Wide(q), scale, x_max: x_max(k, w_max) })
     }
 
     /// `x [n, cols]` → `x · Wᵀ` `[n, rows]`.
     pub fn matmul(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let xs = quantize_rows(&x[..n * self.cols], self.cols);
         let mut y = vec![0f32; n * self.rows];
+        // Rows in chunks whose quantized activations (i16) fit in 64 KB, a multiple of four.
+        let chunk = (CHUNK_BYTES / (2 * self.k)).max(TILE_ROWS) / TILE_ROWS * TILE_ROWS;
+        for (xc, yc) in x[..n * self.cols].chunks(chunk * self.cols).zip(y.chunks_mut(chunk * self.rows)) {
+            let xs = quantize_rows(xc, self.cols, self.k, self.x_max);
+            match self.q.wide() {
+                true => self.product::<true>(&xs, yc, xc.len() / self.cols),
+                false => self.product::<false>(&xs, yc, xc.len() / self.cols),
+            }
+        }
+        y
+    }
+
+    /// `n` quantized rows into `y [n, rows]`.
+    fn product<const WIDE: bool>(&self, xs: &QRows, y: &mut [f32], n: usize) {
         // Twelve weight rows at a time (18 KB of BERT's widest rows: they stay in L1 while every
         // activation row passes): bands of four activation rows against two weight rows, and the
         // last one, two or three rows against three or four weight rows, so that each loaded
@@ -235,45 +326,43 @@ impl Q8Matrix {
         for o in (0..self.rows).step_by(WEIGHT_BLOCK) {
             let os = o..(o + WEIGHT_BLOCK).min(self.rows);
             for t in (0..full).step_by(TILE_ROWS) {
-                self.band::<4, 2>(&xs, &mut y, t, os.clone());
+                self.band::<4, 2, WIDE>(xs, y, t, os.clone());
             }
             match n - full {
-                3 => self.band::<3, 3>(&xs, &mut y, full, os),
-                2 => self.band::<2, 4>(&xs, &mut y, full, os),
-                1 => self.band::<1, 4>(&xs, &mut y, full, os),
+                3 => self.band::<3, 3, WIDE>(xs, y, full, os),
+                2 => self.band::<2, 4, WIDE>(xs, y, full, os),
+                1 => self.band::<1, 4, WIDE>(xs, y, full, os),
                 _ => {}
             }
         }
-        y
     }
 
     /// Output rows `t..t+R`, columns `os`: tiles of `C` weight rows, then single ones.
     #[inline(always)]
-    fn band<const R: usize, const C: usize>(&self, xs: &QRows, y: &mut [f32], t: usize, os: std::ops::Range<usize>) {
+    fn band<const R: usize, const C: usize, const WIDE: bool>(&self, xs: &QRows, y: &mut [f32], t: usize, os: std::ops::Range<usize>) {
         let mut o = os.start;
         while o + C <= os.end {
-            self.tile_into::<R, C>(xs, y, t, o);
+            self.tile_into::<R, C, WIDE>(xs, y, t, o);
             o += C;
         }
         for o in o..os.end {
-            self.tile_into::<R, 1>(xs, y, t, o);
+            self.tile_into::<R, 1, WIDE>(xs, y, t, o);
         }
     }
 
     /// Rows `t..t+R` of the output, columns `o..o+C`.
     #[inline(always)]
-    fn tile_into<const R: usize, const C: usize>(&self, xs: &QRows, y: &mut [f32], t: usize, o: usize) {
-        let k = self.cols;
-        let w = core::array::from_fn(|j| self.q[(o + j) * k..(o + j + 1) * k].as_ptr());
+    fn tile_into<const R: usize, const C: usize, const WIDE: bool>(&self, xs: &QRows, y: &mut [f32], t: usize, o: usize) {
+        let k = self.k;
+        let w = core::array::from_fn(|j| self.q.row(o + j, k));
         let x = core::array::from_fn(|j| xs.q[(t + j) * k..(t + j + 1) * k].as_ptr());
-        // SAFETY: the slices above checked that each row holds `k` values; `k` is a multiple
-        // of 32 (checked at construction).
+        // SAFETY: `row` and the slices above checked that each row holds `k` values; `k` is a
+        // multiple of 16 (checked or padded at construction).
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        self.store_simd128::<R, C>(unsafe { tile_simd128::<R, C>(w, x, k) }, xs, y, t, o);
+        self.store_simd128::<R, C>(unsafe { tile_simd128::<R, C, WIDE>(w, x, k) }, xs, y, t, o);
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        self.store::<R, C>(unsafe { tile::<R, C>(w, x, k) }, xs, y, t, o);
+        self.store::<R, C>(unsafe { tile::<R, C, WIDE>(w, x, k) }, xs, y, t, o);
     }
-
     /// Writes a tile's sums, scaled, into rows `t..t+R`, columns `o..o+C` of `y`.
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]
@@ -334,12 +423,35 @@ mod tests {
         assert!(Q8Matrix::from_q8_0(&[0; 33], 1, 32).is_err());
     }
 
+    #[test]
+    fn wide_matrix_matches_f32_product_within_int16_error() {
+        // 30 columns (padded to 32), 26 rows: every band and chunking, and a feature map of
+        // 3000 rows (more than one chunk).
+        let (rows, cols) = (26, 30);
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 211) as f32 - 105.0) / 90.0).collect();
+        let m = Q8Matrix::wide(&w, rows, cols).unwrap();
+        for n in [1, 2, 3, 4, 7, 3000] {
+            let x: Vec<f32> = (0..n * cols).map(|i| ((i * 104729 % 97) as f32 - 48.0) / 30.0).collect();
+            let y = m.matmul(&x, n);
+            for t in 0..n {
+                for o in 0..rows {
+                    let exact: f32 = (0..cols).map(|i| w[o * cols + i] * x[t * cols + i]).sum();
+                    let got = y[t * rows + o];
+                    // Twelve-bit weights and activations: well within a thousandth of the row's scale.
+                    assert!((got - exact).abs() < 2e-3 * (1.0 + exact.abs()) + 5e-3, "n {n}: y[{t}, {o}] = {got}, exact {exact}");
+                }
+            }
+        }
+        assert!(Q8Matrix::wide(&w, rows, cols + 1).is_err());
+        assert_eq!(wide_w_max(480), 2115);
+    }
+
     /// The wasm kernel's per-weight-row vectors (lane r = activation row r) as `[[i32; C]; R]`,
     /// so one test compares each target's kernel with the plain loop.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    unsafe fn tile<const R: usize, const C: usize>(w: [*const i8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
+    unsafe fn tile<const R: usize, const C: usize, const WIDE: bool>(w: [*const u8; C], x: [*const i16; R], k: usize) -> [[i32; C]; R] {
         use core::arch::wasm32::*;
-        let v = tile_simd128::<R, C>(w, x, k);
+        let v = tile_simd128::<R, C, WIDE>(w, x, k);
         let lanes: [[i32; 4]; C] = v.map(|v| [i32x4_extract_lane::<0>(v), i32x4_extract_lane::<1>(v), i32x4_extract_lane::<2>(v), i32x4_extract_lane::<3>(v)]);
         core::array::from_fn(|r| core::array::from_fn(|c| lanes[c][r]))
     }
@@ -348,21 +460,37 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn simd_kernel_matches_the_plain_loop() {
-        // Exact i32 sums in both, at the extremes of the ranges (|w| = 127, |x| = x_max).
+        // Exact i32 sums in both, at the extremes of the ranges (|w| = w_max, |x| = x_max), for
+        // int8 and int16 weights.
         let k = 1536;
-        let lim = x_max(k) as i16;
+        let x_lim = x_max(k, 127) as i16;
         let w: Vec<Vec<i8>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -127 } else { ((i * 7919 + c) % 255) as i8 }).collect()).collect();
-        let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { lim } else { -(((i * 104729 + r) % lim as usize) as i16) }).collect()).collect();
-        let (wp, xp) = ([w[0].as_ptr(), w[1].as_ptr()], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
+        let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { x_lim } else { -(((i * 104729 + r) % x_lim as usize) as i16) }).collect()).collect();
+        let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
         // SAFETY: every row holds k values, k a multiple of 16.
         unsafe {
-            let plain = tile_portable::<4, 2>(wp, xp, k);
-            assert_eq!(plain, tile::<4, 2>(wp, xp, k));
+            let plain = tile_portable::<4, 2, false>(wp, xp, k);
+            assert_eq!(plain, tile::<4, 2, false>(wp, xp, k));
             let exact: i64 = w[1].iter().zip(&x[3]).map(|(&a, &b)| a as i64 * b as i64).sum();
             assert_eq!(plain[3][1] as i64, exact);
-            assert_eq!(tile_portable::<1, 1>([wp[1]], [xp[2]], k), tile::<1, 1>([wp[1]], [xp[2]], k));
+            assert_eq!(tile_portable::<1, 1, false>([wp[1]], [xp[2]], k), tile::<1, 1, false>([wp[1]], [xp[2]], k));
         }
         // The worst case (all at the limits) still fits an i32.
-        assert!(127 * x_max(k) as i64 * k as i64 <= i32::MAX as i64);
+        assert!(127 * x_max(k, 127) as i64 * k as i64 <= i32::MAX as i64);
+
+        let w_lim = wide_w_max(k) as i16;
+        let x_lim = x_max(k, w_lim as usize) as i16;
+        let w: Vec<Vec<i16>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -w_lim } else { ((i * 7919 + c) % (2 * w_lim as usize)) as i16 - w_lim }).collect()).collect();
+        let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { -x_lim } else { ((i * 104729 + r) % x_lim as usize) as i16 }).collect()).collect();
+        let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
+        // SAFETY: as above.
+        unsafe {
+            let plain = tile_portable::<4, 2, true>(wp, xp, k);
+            assert_eq!(plain, tile::<4, 2, true>(wp, xp, k));
+            let exact: i64 = w[0].iter().zip(&x[0]).map(|(&a, &b)| a as i64 * b as i64).sum();
+            assert_eq!(plain[0][0] as i64, exact);
+            assert_eq!(tile_portable::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k), tile::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k));
+        }
+        assert!(w_lim as i64 * x_lim as i64 * k as i64 <= i32::MAX as i64);
     }
 }

@@ -133,8 +133,9 @@ fn a_lost_device_mid_session_still_gets_the_answer_from_the_cpu() {
 /// squeeze-excitation, upsampling, transposed convolutions, attention), same lines and text.
 #[test]
 fn ocr_reads_like_the_cpu() {
-    // f32 matmul tiles. The maps within 1e-2: sums in another order through some 90 layers
-    // (once, with the other GPU tests running beside it on lavapipe, 4.4e-3 at one pixel).
+    // f32 matmul tiles on the GPU; the CPU multiplies the int8 and f16 weights as int16
+    // (`cpu::q8`). The maps within 3e-2 through some 90 layers (2.2e-2 at the worst pixel of
+    // these images, 7e-3 at the 99.9th percentile; 4.4e-3 when the CPU multiplied in f32).
     let Some(g) = open(false) else { return };
     let bytes = read("models/ppocrv5-int8.gguf");
     let (on_gpu, on_cpu) = (Ocr::load(&g, ModelFile::from_bytes(&bytes).unwrap()).unwrap(), Ocr::load(&Cpu, ModelFile::from_bytes(&bytes).unwrap()).unwrap());
@@ -142,7 +143,7 @@ fn ocr_reads_like_the_cpu() {
         let img = helplens::input::ocr::rgb(&helplens::input::image::decode(&read(&format!("tests/golden/ocr/images/{f}"))).unwrap());
         let (mg, ..) = pollster::block_on(on_gpu.probability_map(&g, &img)).unwrap();
         let (mc, ..) = pollster::block_on(on_cpu.probability_map(&Cpu, &img)).unwrap();
-        parity::assert_close(&format!("OCR detector map {f}"), &mg, &mc, 1e-2, 0.0);
+        parity::assert_close(&format!("OCR detector map {f}"), &mg, &mc, 3e-2, 0.0);
         let text = |r: helplens::models::ocr::Reading| r.lines.into_iter().map(|l| l.text).collect::<Vec<_>>();
         let (tg, tc) = (text(pollster::block_on(on_gpu.read(&g, &img)).unwrap()), text(pollster::block_on(on_cpu.read(&Cpu, &img)).unwrap()));
         println!("{f}: GPU {tg:?}");

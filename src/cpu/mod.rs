@@ -159,6 +159,31 @@ fn map_rows(x: &Tensor, op: &'static str, f: impl Fn(&mut [f32])) -> Result<Tens
     Ok(Tensor::from_vec(v, x.dims(), &Device::Cpu)?)
 }
 
+/// The convolution patches of output pixels `first..` (of an output `ow` wide) of one image
+/// `[h, w, c]` as rows of `kh·kw·c` values in (ky, kx, c) order, zeros where the window is in
+/// the padding, as many as `out` holds.
+fn patches(img: &[f32], [h, w, c]: [usize; 3], win: Window, ow: usize, first: usize, out: &mut [f32]) {
+    let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
+    let cols = kh * kw * c;
+    for (i, row) in out.chunks_exact_mut(cols).enumerate() {
+        let (oy, ox) = ((first + i) / ow, (first + i) % ow);
+        row.fill(0.0);
+        for ky in 0..kh {
+            let iy = (oy * sh + ky) as isize - pt as isize;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            for kx in 0..kw {
+                let ix = (ox * sw + kx) as isize - pl as isize;
+                if ix < 0 || ix >= w as isize {
+                    continue;
+                }
+                row[(ky * kw + kx) * c..][..c].copy_from_slice(&img[(iy as usize * w + ix as usize) * c..][..c]);
+            }
+        }
+    }
+}
+
 impl Backend for Cpu {
     type Tensor = Tensor;
     type Matrix = CpuMatrix;
@@ -191,9 +216,10 @@ impl Backend for Cpu {
         // Feature maps: f32 (the GPU's self-test reference). An int8 kernel with outputs
         // across lanes was no faster on them (measured 72–87 ms against 76–77 for the whole
         // image encoder in node, within the noise).
-        let qm = if many_rows && w.dtype() == GgmlDType::F16 {
-            // f16 feature-map weights (the OCR recogniser's backbone, kept off int8 for its
-            // accuracy) multiply as int16: twice the products per instruction of f32 in wasm.
+        let qm = if many_rows && matches!(w.dtype(), GgmlDType::F16 | GgmlDType::Q8_0) {
+            // Feature-map weights already rounded (f16: the OCR recogniser's backbone, kept off
+            // int8 for its accuracy; Q8_0: the detector, EfficientNet) multiply as int16, twice
+            // the products per instruction of f32 in wasm and half its memory.
             let dense = dequantize_matrix(&w, out_dim, in_dim)?;
             Weights::Int8(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
         } else if int8 && padded && !many_rows {
@@ -318,29 +344,11 @@ impl Backend for Cpu {
     fn im2col(&self, x: &Tensor, win: Window) -> Result<Tensor> {
         let (n, h, wd, c) = bhwc(x, "im2col")?;
         let (oh, ow) = win.out(h, wd)?;
-        let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
-        let cols = kh * kw * c;
+        let cols = win.kh * win.kw * c;
         let mut out = vec![0f32; n * oh * ow * cols];
         with_f32(x, |xs| {
             for (img, out) in xs.chunks_exact(h * wd * c).zip(out.chunks_exact_mut(oh * ow * cols)) {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let row = &mut out[(oy * ow + ox) * cols..][..cols];
-                        for ky in 0..kh {
-                            let iy = (oy * sh + ky) as isize - pt as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
-                            for kx in 0..kw {
-                                let ix = (ox * sw + kx) as isize - pl as isize;
-                                if ix < 0 || ix >= wd as isize {
-                                    continue;
-                                }
-                                row[(ky * kw + kx) * c..][..c].copy_from_slice(&img[(iy as usize * wd + ix as usize) * c..][..c]);
-                            }
-                        }
-                    }
-                }
+                patches(img, [h, wd, c], win, ow, 0, out);
             }
         })?;
         Ok(Tensor::from_vec(out, (n * oh * ow, cols), &Device::Cpu)?)
@@ -351,6 +359,17 @@ impl Backend for Cpu {
         let e = epi.into();
         let p = match &w.w {
             Weights::Packed(p) if c >= SMALL_CONV_CHANNELS => p,
+            // Integer weights: the patches made and quantized a chunk of rows at a time.
+            Weights::Int8(m) if m.is_wide() && w.in_dim == win.kh * win.kw * c && w.out_dim == out => {
+                let (oh, ow) = win.out(h, wd)?;
+                let mut y = Vec::with_capacity(n * oh * ow * out);
+                with_f32(x, |xs| {
+                    for img in xs.chunks_exact(h * wd * c) {
+                        y.extend(biased(m.matmul_with(oh * ow, |first, rows| patches(img, [h, wd, c], win, ow, first, rows)), &w.b, e));
+                    }
+                })?;
+                return Ok(Tensor::from_vec(y, (n, oh, ow, out), &Device::Cpu)?);
+            }
             // Not packed (outputs not a multiple of eight), or so few input channels (an RGB
             // stem) that the in-place loop over them is mostly overhead: through an im2col copy.
             _ => {

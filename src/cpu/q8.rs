@@ -1,17 +1,18 @@
 //! Integer matrix products: int8 weights for a few rows at a time (token states against BERT's
-//! weights), and int16 weights for feature maps (the OCR recogniser's backbone, whose weights
-//! ship as f16: int8 there dropped the spaces between words).
+//! weights), and int16 weights for feature maps (EfficientNet and the OCR detector from their
+//! Q8_0 blocks, the OCR recogniser's backbone from f16: int8 there dropped the spaces between
+//! words) and for the recogniser's block-padded 120-wide neck and head.
 //!
 //! Weights are integers with one f32 scale per row. MiniLM's Q8_0 matrices already have one scale
 //! per row when they get here (`quant::q8_0_one_scale_per_row`, applied by the BERT loader for
 //! every backend), so taking them is exact; e5's Q4_0 blocks are re-quantized to one scale per
 //! row (a second rounding, CPU only: worst cosine to the C engine 0.99994 → 0.99982). An int16
-//! matrix's rows are rounded to ±`w_max` (about twelve bits for the recogniser's 480-wide rows).
-//! Each activation row is quantized on the fly to i16 with one scale per row, its range chosen
-//! so that a whole row's dot product is an exact i32 sum (|w| ≤ `w_max`, |x| ≤ `x_max`,
-//! `w_max · x_max · cols ≤ i32::MAX`). So the inner loop has no float work at all: y[t, o] =
-//! s_w[o] · s_x[t] · Σ_i w[o, i] · x[t, i], every kernel gives the same i32 sums, and the
-//! portable loop is an exact oracle for the SIMD ones.
+//! matrix's rows are rounded to ±8191 (`WIDE_W_MAX`). Each activation row is quantized on the
+//! fly to i16 with one scale per row, as finely as i16 allows but so that the row's Σ|q| times
+//! the weights' limit fits an i32: a whole row's dot product is then an exact i32 sum, and a
+//! feature map's pixel (few large channels) keeps 11–15 bits. So the inner loop has no float
+//! work at all: y[t, o] = s_w[o] · s_x[t] · Σ_i w[o, i] · x[t, i], every kernel gives the same
+//! i32 sums, and the portable loop is an exact oracle for the SIMD ones.
 //!
 //! The product runs in tiles of four activation rows × two weight rows, so each loaded (and
 //! widened) weight vector serves four rows and each activation vector two; a question's last
@@ -34,8 +35,8 @@ pub struct Q8Matrix {
     k: usize,
     q: Store,        // [rows, k]
     scale: Vec<f32>, // [rows]
-    /// The largest |x| activations are quantized to.
-    x_max: f32,
+    /// The largest Σ|q| a row of activations is quantized to.
+    budget: f32,
 }
 
 /// The weights: int8 (|w| ≤ 127) or int16 (|w| ≤ the matrix's `w_max`).
@@ -64,21 +65,37 @@ struct QRows {
     scale: Vec<f32>,
 }
 
-/// The largest |x| an activation may be quantized to for rows of `cols` weights up to `w_max`:
-/// every partial and total sum of `w_max` · |x| over a row then fits an i32 (int8 weights on
-/// BERT's 384 and 1536: 32767 and 11008, i.e. 16 and 15 bits, against the 8 of a Q8_0 block).
-fn x_max(cols: usize, w_max: usize) -> f32 {
-    (i32::MAX as usize / (w_max * cols.max(1))).min(i16::MAX as usize) as f32
+/// The largest Σ|q| a row of activations may be quantized to against weights up to `w_max`: every
+/// partial and total sum of `w_max` · |q| over the row then fits an i32.
+fn budget(w_max: usize) -> f32 {
+    (i32::MAX as usize / w_max) as f32
 }
 
-/// The int16 weight limit for rows of `cols`: the i32 budget split evenly between weights and
-/// activations (2115 each for 480 columns, 863 for 2880), at most i16::MAX.
-fn wide_w_max(cols: usize) -> usize {
-    ((i32::MAX as usize / cols.max(1)) as f64).sqrt().min(i16::MAX as f64) as usize
-}
+/// The int16 weight limit: fourteen bits. Chosen on the OCR detector's maps for three golden
+/// images against the same network multiplied in f32: the worst pixel differs by 0.19 with
+/// twelve-bit weights and activations limited by the row length, 0.05 with twelve-bit weights
+/// and activations limited by their sum (see [`quantize_rows`]), 0.022 with fourteen bits,
+/// 0.03 with fifteen and 0.055 with sixteen (the activations' share shrinks).
+const WIDE_W_MAX: usize = 8191;
 
 /// SIMD steps are sixteen values (AVX2) or eight (simd128): rows are padded to sixteen.
 const K_STEP: usize = 16;
+
+/// Largest absolute value and sum of absolute values of `x`, eight lanes at a time.
+fn max_and_sum_abs(x: &[f32]) -> (f32, f32) {
+    let (mut m, mut t) = ([0f32; 8], [0f32; 8]);
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for ((m, t), v) in m.iter_mut().zip(&mut t).zip(c) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
+            *t += a;
+        }
+    }
+    let rest = chunks.remainder();
+    let max = rest.iter().chain(&m).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+    (max, rest.iter().map(|v| v.abs()).sum::<f32>() + t.iter().sum::<f32>())
+}
 
 /// Largest absolute value of `x` (eight lanes, so it vectorises; no NaN handling needed: a
 /// NaN activation would already be a broken model).
@@ -94,15 +111,19 @@ fn max_abs(x: &[f32]) -> f32 {
     chunks.remainder().iter().chain(&m).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
 }
 
-/// Rows of `cols` values quantized into rows of `k ≥ cols` (zeros after), |q| ≤ `limit`.
-fn quantize_rows(x: &[f32], cols: usize, k: usize, limit: f32) -> QRows {
+/// Rows of `cols` values quantized into rows of `k ≥ cols` (zeros after), one scale per row:
+/// as fine as i16 allows, and coarse enough that Σ|q| ≤ `budget` (so the products cannot
+/// overflow: |q_i| ≤ |x_i|/s + ½, with a margin for the rounding of the f32 sums). A row's
+/// Σ|x| / max|x| is far below its length where few channels are large, as in feature maps.
+fn quantize_rows(x: &[f32], cols: usize, k: usize, budget: f32) -> QRows {
     let n = x.len() / cols.max(1);
     let mut q = vec![0i16; n * k];
     let mut scale = Vec::with_capacity(n);
+    let room = budget * (1.0 - 1e-3) - cols as f32;
     for (row, out) in x.chunks_exact(cols).zip(q.chunks_exact_mut(k)) {
         let out = &mut out[..cols];
-        let max = max_abs(row);
-        let s = max / limit;
+        let (max, l1) = max_and_sum_abs(row);
+        let s = (max / i16::MAX as f32).max(l1 / room);
         let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
         quantize_row(row, inv, out);
         scale.push(s);
@@ -279,17 +300,17 @@ impl Q8Matrix {
             q.extend(row.iter().map(|v| (v * inv).round_ties_even() as i8));
             scale.push(s);
         }
-        Ok(Q8Matrix { rows, cols, k: cols, q: Store::Narrow(q), scale, x_max: x_max(cols, 127) })
+        Ok(Q8Matrix { rows, cols, k: cols, q: Store::Narrow(q), scale, budget: budget(127) })
     }
 
-    /// An int16 matrix from f32 weights `[rows, cols]`: each row rounded to ±`wide_w_max(k)`
+    /// An int16 matrix from f32 weights `[rows, cols]`: each row rounded to ±`WIDE_W_MAX`
     /// with one scale, rows padded with zeros to a multiple of sixteen.
     pub fn wide(w: &[f32], rows: usize, cols: usize) -> Result<Self> {
         if cols == 0 || w.len() != rows * cols {
             return Err(Error::Model(format!("{} weights for [{rows}, {cols}]", w.len())));
         }
         let k = cols.div_ceil(K_STEP) * K_STEP;
-        let w_max = wide_w_max(k);
+        let w_max = WIDE_W_MAX;
         let mut q = vec![0i16; rows * k];
         let mut scale = Vec::with_capacity(rows);
         for (row, out) in w.chunks_exact(cols).zip(q.chunks_exact_mut(k)) {
@@ -298,22 +319,50 @@ impl Q8Matrix {
             out.iter_mut().zip(row).for_each(|(o, v)| *o = (v * inv).round_ties_even() as i16);
             scale.push(s);
         }
-        Ok(Q8Matrix { rows, cols, k, q: Store::Wide(q), scale, x_max: x_max(k, w_max) })
+        Ok(Q8Matrix { rows, cols, k, q: Store::Wide(q), scale, budget: budget(w_max) })
+    }
+
+    /// Whether the weights are int16.
+    pub fn is_wide(&self) -> bool {
+        self.q.wide()
+    }
+
+    /// Activation rows per chunk: their quantized values (i16) fit in 64 KB, a multiple of four.
+    fn chunk_rows(&self) -> usize {
+        (CHUNK_BYTES / (2 * self.k)).max(TILE_ROWS) / TILE_ROWS * TILE_ROWS
     }
 
     /// `x [n, cols]` → `x · Wᵀ` `[n, rows]`.
     pub fn matmul(&self, x: &[f32], n: usize) -> Vec<f32> {
         let mut y = vec![0f32; n * self.rows];
-        // Rows in chunks whose quantized activations (i16) fit in 64 KB, a multiple of four.
-        let chunk = (CHUNK_BYTES / (2 * self.k)).max(TILE_ROWS) / TILE_ROWS * TILE_ROWS;
+        let chunk = self.chunk_rows();
         for (xc, yc) in x[..n * self.cols].chunks(chunk * self.cols).zip(y.chunks_mut(chunk * self.rows)) {
-            let xs = quantize_rows(xc, self.cols, self.k, self.x_max);
-            match self.q.wide() {
-                true => self.product::<true>(&xs, yc, xc.len() / self.cols),
-                false => self.product::<false>(&xs, yc, xc.len() / self.cols),
-            }
+            self.chunk(xc, yc);
         }
         y
+    }
+
+    /// `n` rows made a chunk at a time by `fill(first row, rows [m, cols])` (a convolution's
+    /// patches: no im2col copy of the whole map) → `[n, rows]`.
+    pub fn matmul_with(&self, n: usize, mut fill: impl FnMut(usize, &mut [f32])) -> Vec<f32> {
+        let mut y = vec![0f32; n * self.rows];
+        let chunk = self.chunk_rows();
+        let mut buf = vec![0f32; chunk.min(n) * self.cols];
+        for (i, yc) in y.chunks_mut(chunk * self.rows).enumerate() {
+            let xc = &mut buf[..yc.len() / self.rows * self.cols];
+            fill(i * chunk, xc);
+            self.chunk(xc, yc);
+        }
+        y
+    }
+
+    /// One chunk of rows `x [m, cols]` into `y [m, rows]`.
+    fn chunk(&self, x: &[f32], y: &mut [f32]) {
+        let xs = quantize_rows(x, self.cols, self.k, self.budget);
+        match self.q.wide() {
+            true => self.product::<true>(&xs, y, x.len() / self.cols),
+            false => self.product::<false>(&xs, y, x.len() / self.cols),
+        }
     }
 
     /// `n` quantized rows into `y [n, rows]`.
@@ -443,7 +492,6 @@ mod tests {
             }
         }
         assert!(Q8Matrix::wide(&w, rows, cols + 1).is_err());
-        assert_eq!(wide_w_max(480), 2115);
     }
 
     /// The wasm kernel's per-weight-row vectors (lane r = activation row r) as `[[i32; C]; R]`,
@@ -460,10 +508,10 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn simd_kernel_matches_the_plain_loop() {
-        // Exact i32 sums in both, at the extremes of the ranges (|w| = w_max, |x| = x_max), for
-        // int8 and int16 weights.
+        // Exact i32 sums in both, at the extremes of the ranges (|w| = w_max, rows of
+        // activations at the budget), for int8 and int16 weights.
         let k = 1536;
-        let x_lim = x_max(k, 127) as i16;
+        let x_lim = (budget(127) / k as f32) as i16;
         let w: Vec<Vec<i8>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -127 } else { ((i * 7919 + c) % 255) as i8 }).collect()).collect();
         let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { x_lim } else { -(((i * 104729 + r) % x_lim as usize) as i16) }).collect()).collect();
         let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
@@ -476,10 +524,10 @@ mod tests {
             assert_eq!(tile_portable::<1, 1, false>([wp[1]], [xp[2]], k), tile::<1, 1, false>([wp[1]], [xp[2]], k));
         }
         // The worst case (all at the limits) still fits an i32.
-        assert!(127 * x_max(k, 127) as i64 * k as i64 <= i32::MAX as i64);
+        assert!(127 * x_lim as i64 * k as i64 <= i32::MAX as i64);
 
-        let w_lim = wide_w_max(k) as i16;
-        let x_lim = x_max(k, w_lim as usize) as i16;
+        let w_lim = WIDE_W_MAX as i16;
+        let x_lim = (budget(WIDE_W_MAX) / k as f32) as i16;
         let w: Vec<Vec<i16>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -w_lim } else { ((i * 7919 + c) % (2 * w_lim as usize)) as i16 - w_lim }).collect()).collect();
         let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { -x_lim } else { ((i * 104729 + r) % x_lim as usize) as i16 }).collect()).collect();
         let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
@@ -492,5 +540,26 @@ mod tests {
             assert_eq!(tile_portable::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k), tile::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k));
         }
         assert!(w_lim as i64 * x_lim as i64 * k as i64 <= i32::MAX as i64);
+    }
+
+    #[test]
+    fn activations_stay_within_the_budget() {
+        // A flat row (the worst case for the sum), a row with one large value (gets the whole
+        // i16 range) and rows of mixed signs, against both weight widths.
+        let cols = 1500;
+        let rows: Vec<Vec<f32>> =
+            vec![vec![3.7; cols], (0..cols).map(|i| if i == 7 { 50.0 } else { 1e-3 }).collect(), (0..cols).map(|i| ((i * 7919 % 211) as f32 - 105.0) / 9.0).collect()];
+        for w_max in [127, WIDE_W_MAX] {
+            for row in &rows {
+                let q = quantize_rows(row, cols, cols.div_ceil(K_STEP) * K_STEP, budget(w_max));
+                let l1: i64 = q.q.iter().map(|&v| (v as i64).abs()).sum();
+                assert!(l1 * w_max as i64 <= i32::MAX as i64, "w_max {w_max}: sum {l1}");
+                let back: Vec<f32> = q.q[..cols].iter().map(|&v| v as f32 * q.scale[0]).collect();
+                let err = row.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(err <= q.scale[0] * 0.5 + 1e-6, "w_max {w_max}: error {err}, scale {}", q.scale[0]);
+            }
+            let peaky = quantize_rows(&rows[1], cols, cols, budget(w_max));
+            assert_eq!(peaky.q[7], i16::MAX, "w_max {w_max}: a single large value gets the whole range");
+        }
     }
 }

@@ -34,6 +34,13 @@ pub fn assert_close(op: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
     }
 }
 
+/// The same weights in f32, for the CPU oracle: given int8 or f16 weights the CPU backend
+/// multiplies them as integers (`cpu::q8`), which is not what the GPU's kernels are checked against.
+pub fn in_f32(q: &QTensor, rows: usize, cols: usize) -> QTensor {
+    let dense = helplens::weights::quant::dequantize_matrix(q, rows, cols).unwrap();
+    QTensor::quantize(&dense, GgmlDType::F32).unwrap()
+}
+
 /// Reads a tensor an op produced.
 async fn out<B: Backend>(b: &B, t: helplens::Result<B::Tensor>) -> Vec<f32> {
     b.read_async(&t.unwrap()).await.unwrap()
@@ -44,7 +51,8 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
     let c = &Cpu;
 
     // linear, int8 weights (k not a multiple of 32: padded rows; few rows and many: both
-    // kernels), with each activation; the CPU oracle multiplies the same weights in f32. The
+    // kernels), with each activation; the CPU oracle multiplies the same weights in f32
+    // (`in_f32`). The
     // activations PP-OCR adds come with a non-trivial affine after them (scale · act + shift),
     // on the few-rows kernel (≤ 32 rows) and on the tiled one.
     let mut cases: Vec<(usize, usize, usize, Epilogue, u64)> = vec![
@@ -71,7 +79,7 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         let b = seeded(n, seed + 200);
         for precision in [Precision::Int8, Precision::F32] {
             let q = || quantize_matrix(&w, n, k, precision).unwrap();
-            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), epi)).await;
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(in_f32(&q(), n, k), &b, n, k, true).unwrap(), epi)).await;
             let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), epi)).await;
             // The tiled kernels (f32 weights; int8 for > 32 rows) on a device with shader-f16:
             // f16 products, summed in f16 over 32 steps of k, then in f32.
@@ -83,7 +91,7 @@ pub async fn every_op_matches_the_cpu(g: &Gpu) {
         // GPU keeps them at 4 bits and unpacks inside its Q4 kernels.
         if k % 32 == 0 {
             let q = || QTensor::quantize(&Tensor::from_slice(&w, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q4_0).unwrap();
-            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(q(), &b, n, k, true).unwrap(), epi)).await;
+            let want = out(c, c.linear(&c.tensor(&x, &[m, k]).unwrap(), &c.matrix(in_f32(&q(), n, k), &b, n, k, true).unwrap(), epi)).await;
             let got = out(g, g.linear(&g.tensor(&x, &[m, k]).unwrap(), &g.matrix(q(), &b, n, k, false).unwrap(), epi)).await;
             let (atol, rtol) = if m > 32 && g.adapter().f16 { (2e-2, 1e-2) } else { (1e-4, 1e-4) };
             assert_close(&format!("linear Q4_0 [{m},{k}]x[{n},{k}] {epi:?} (f16 tiles: {})", g.adapter().f16), &got, &want, atol, rtol);

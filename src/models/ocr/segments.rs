@@ -116,7 +116,10 @@ pub fn read(rgb: &RgbImage) -> Vec<DisplayRow> {
     }
     let k = (WORK_SIDE as f32 / w.max(h) as f32).min(1.0);
     let (ww, wh) = (((w as f32 * k).round() as u32).max(1), ((h as f32 * k).round() as u32).max(1));
-    let small = if k < 1.0 { imageops::thumbnail(rgb, ww, wh) } else { rgb.clone() };
+    // A lit segment is bright in some channel (a red LED has little green or blue): each
+    // pixel's brightest channel, then averaged down to the working size.
+    let value = GrayImage::from_raw(w, h, rgb.as_raw().chunks_exact(3).map(|p| p[0].max(p[1]).max(p[2])).collect()).unwrap_or_default();
+    let small = if k < 1.0 { imageops::thumbnail(&value, ww, wh) } else { value };
     // Per polarity, rows found more than once (at another bridging width, or a digit's own
     // segments read as a row of small digits): the one that reads the most characters, unless
     // another is clearly taller. Across polarities (a dark digit's light halo reads as a
@@ -155,15 +158,11 @@ pub fn read(rgb: &RgbImage) -> Vec<DisplayRow> {
 
 /// Pixels brighter (or, `dark`, darker) than the mean of their surroundings by
 /// [`MIN_CONTRAST`]: 255 lit, 0 not.
-fn lit_mask(img: &RgbImage, dark: bool) -> GrayImage {
-    let signal = GrayImage::from_fn(img.width(), img.height(), |x, y| {
-        let [r, g, b] = img.get_pixel(x, y).0;
-        let v = r.max(g).max(b);
-        Luma([if dark { 255 - v } else { v }])
-    });
-    let radius = (img.width().max(img.height()) / 24).max(4);
+fn lit_mask(value: &GrayImage, dark: bool) -> GrayImage {
+    let signal = if dark { GrayImage::from_fn(value.width(), value.height(), |x, y| Luma([255 - value.get_pixel(x, y).0[0]])) } else { value.clone() };
+    let radius = (signal.width().max(signal.height()) / 24).max(4);
     let local = box_filter(&signal, radius, radius);
-    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+    GrayImage::from_fn(signal.width(), signal.height(), |x, y| {
         let d = signal.get_pixel(x, y).0[0] as i32 - local.get_pixel(x, y).0[0] as i32;
         Luma([if d >= MIN_CONTRAST { 255 } else { 0 }])
     })

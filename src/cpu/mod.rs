@@ -20,10 +20,10 @@ pub mod q8;
 use pointwise::Packed;
 use q8::Q8Matrix;
 
-/// How a matrix is multiplied.
 /// Convolutions over fewer input channels go through an im2col copy.
 const SMALL_CONV_CHANNELS: usize = 8;
 
+/// How a matrix is multiplied.
 enum Weights {
     /// f32 packed eight outputs wide: many rows at once (feature maps).
     Packed(Packed),
@@ -76,7 +76,7 @@ fn sigmoid(x: f32) -> f32 {
 /// x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁷, 2^n written into the exponent
 /// bits. No branches and no calls, so a loop over it vectorises.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75; // ln 2 split so that n·LN2_HI is exact
     const LN2_LO: f32 = 1.428_606_8e-6;
     let x = x.max(-87.0); // 2^n stays a normal float
@@ -89,7 +89,7 @@ fn exp_nonpositive(x: f32) -> f32 {
 /// Σ f(x) in eight independent lanes: a plain `.sum()` of floats is one serial chain of adds
 /// (the compiler may not reorder it), latency-bound and not vectorised.
 #[inline(always)]
-fn sum8(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+pub(crate) fn sum8(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; 8];
     let mut chunks = x.chunks_exact(8);
     for c in &mut chunks {

@@ -261,13 +261,27 @@ unsafe fn tile_avx2<const R: usize, const C: usize, const WIDE: bool>(w: [*const
         }
         i += 16;
     }
-    acc.map(|row| {
-        row.map(|a| {
-            let h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
-            let h = _mm_add_epi32(h, _mm_shuffle_epi32::<0b01_00_11_10>(h));
-            _mm_cvtsi128_si32(_mm_add_epi32(h, _mm_shuffle_epi32::<0b10_11_00_01>(h)))
-        })
-    })
+    // The lane sums of the R·C accumulators, eight at a time (row-major).
+    let flat: [__m256i; 16] = core::array::from_fn(|n| if n < R * C { acc[n / C][n % C] } else { _mm256_setzero_si256() });
+    let mut sums = [0i32; 16];
+    for g in 0..(R * C).div_ceil(8) {
+        sums[g * 8..][..8].copy_from_slice(&sums8(flat[g * 8..][..8].try_into().unwrap()));
+    }
+    core::array::from_fn(|r| core::array::from_fn(|c| sums[r * C + c]))
+}
+
+/// The lane sums of eight vectors: two rounds of horizontal adds leave each vector's two
+/// half-sums in the two 128-bit halves, which one swap and add combine.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sums8(a: [std::arch::x86_64::__m256i; 8]) -> [i32; 8] {
+    use std::arch::x86_64::*;
+    let q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    let q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+    let s = _mm256_add_epi32(_mm256_permute2x128_si256::<0x20>(q0, q1), _mm256_permute2x128_si256::<0x31>(q0, q1));
+    let mut out = [0i32; 8];
+    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, s);
+    out
 }
 
 impl Q8Matrix {
@@ -359,13 +373,32 @@ impl Q8Matrix {
     /// One chunk of rows `x [m, cols]` into `y [m, rows]`.
     fn chunk(&self, x: &[f32], y: &mut [f32]) {
         let xs = quantize_rows(x, self.cols, self.k, self.budget);
+        let n = x.len() / self.cols;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked above).
+            return unsafe {
+                match self.q.wide() {
+                    true => self.product_avx2::<true>(&xs, y, n),
+                    false => self.product_avx2::<false>(&xs, y, n),
+                }
+            };
+        }
         match self.q.wide() {
-            true => self.product::<true>(&xs, y, x.len() / self.cols),
-            false => self.product::<false>(&xs, y, x.len() / self.cols),
+            true => self.product::<true>(&xs, y, n),
+            false => self.product::<false>(&xs, y, n),
         }
     }
 
+    /// [`Q8Matrix::product`] compiled for AVX2, so that the tiles inline into its loops.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn product_avx2<const WIDE: bool>(&self, xs: &QRows, y: &mut [f32], n: usize) {
+        self.product::<WIDE>(xs, y, n)
+    }
+
     /// `n` quantized rows into `y [n, rows]`.
+    #[inline(always)]
     fn product<const WIDE: bool>(&self, xs: &QRows, y: &mut [f32], n: usize) {
         // Twelve weight rows at a time (18 KB of BERT's widest rows: they stay in L1 while every
         // activation row passes): bands of four activation rows against two weight rows, and the

@@ -37,8 +37,15 @@ pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Epilogue, out: 
     let full = c - c % LANES;
     for oy in 0..oh {
         let ys = taps(oy, sh, pt, kh, h);
-        for ox in 0..ow {
+        let mut ox = 0;
+        while ox < ow {
             let xs = taps(ox, sw, pl, k, w);
+            // Two neighbours with the same taps (inside the image) share each weight load.
+            if full == c && ox + 1 < ow && !ys.is_empty() && !xs.is_empty() && taps(ox + 1, sw, pl, k, w) == xs {
+                pair(g, x, wt, bias, a, [oy, ox], &ys, &xs, &mut out[(oy * ow + ox) * c..][..2 * c]);
+                ox += 2;
+                continue;
+            }
             // A window entirely in the padding (possible only with padding ≥ kernel, which
             // `Window::out` refuses) would have no taps.
             if ys.is_empty() || xs.is_empty() {
@@ -83,9 +90,47 @@ pub fn conv(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Epilogue, out: 
                 super::epilogue(&mut v, a);
                 o[ch] = v[0];
             }
+            ox += 1;
         }
     }
     Ok(())
+}
+
+/// Output pixels `(oy, ox)` and `(oy, ox + 1)`, both with taps `ys` × `xs` and `c` a multiple
+/// of [`LANES`], into `out [2, c]`: the same sums in the same order as one pixel at a time.
+#[allow(clippy::too_many_arguments)]
+fn pair(g: Geometry, x: &[f32], wt: &[f32], bias: &[f32], a: Epilogue, [oy, ox]: [usize; 2], ys: &std::ops::Range<usize>, xs: &std::ops::Range<usize>, out: &mut [f32]) {
+    let Geometry { w, c, win, .. } = g;
+    let Window { kw: k, sh, sw, pad: [pt, pl, ..], .. } = win;
+    let base = ((oy * sh + ys.start - pt) * w + ox * sw + xs.start - pl) * c;
+    let next = sw * c;
+    let last = base + next + (ys.len() - 1) * w * c + (xs.len() - 1) * c + c;
+    assert!(last <= x.len() && c.is_multiple_of(LANES) && out.len() == 2 * c);
+    for ch in (0..c).step_by(LANES) {
+        let mut a0: [f32; LANES] = bias[ch..ch + LANES].try_into().unwrap();
+        let mut a1 = a0;
+        for (row, ky) in ys.clone().enumerate() {
+            // SAFETY: the second pixel's offsets stay below `last` (asserted above), the first's
+            // `next` below them, and the weight offsets below `kh·kw·c`, each plus `ch + LANES <= c`.
+            unsafe {
+                let mut s = x.as_ptr().add(base + row * w * c + ch);
+                let mut wk = wt.as_ptr().add((ky * k + xs.start) * c + ch);
+                for _ in 0..xs.len() {
+                    for i in 0..LANES {
+                        let wv = *wk.add(i);
+                        a0[i] += *s.add(i) * wv;
+                        a1[i] += *s.add(next + i) * wv;
+                    }
+                    s = s.add(c);
+                    wk = wk.add(c);
+                }
+            }
+        }
+        super::epilogue(&mut a0, a);
+        super::epilogue(&mut a1, a);
+        out[ch..ch + LANES].copy_from_slice(&a0);
+        out[c + ch..c + ch + LANES].copy_from_slice(&a1);
+    }
 }
 
 #[cfg(test)]

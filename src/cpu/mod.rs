@@ -579,8 +579,10 @@ mod tests {
 
     #[test]
     fn depthwise_conv_matches_the_definition() {
-        // 12 and 20 channels: chunks of sixteen and remainders; odd sizes; every window kind.
-        for (h, w, c) in [(7, 5, 12), (9, 6, 20), (4, 4, 8)] {
+        // 12 and 20 channels: chunks of sixteen and remainders; 16 and 32: whole chunks, where
+        // neighbouring pixels with the same taps go in pairs (an odd pixel left at a row's
+        // end); odd sizes; every window kind.
+        for (h, w, c) in [(7, 5, 12), (9, 6, 20), (4, 4, 8), (5, 12, 16), (6, 11, 32)] {
             for win in windows(h, w) {
                 let Window { kh, kw, sh, sw, pad: [pt, pl, ..] } = win;
                 let x: Vec<f32> = (0..h * w * c).map(|i| ((i * 7919 % 97) as f32 - 48.0) / 20.0).collect();

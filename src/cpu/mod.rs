@@ -25,12 +25,13 @@ const SMALL_CONV_CHANNELS: usize = 8;
 
 /// How a matrix is multiplied.
 enum Weights {
-    /// f32 packed eight outputs wide: many rows at once (feature maps).
+    /// f32 packed eight outputs wide: many rows at once (feature maps of f32 files).
     Packed(Packed),
     /// f32 through candle's gemm: what fits neither of the others.
     Dense(QMatMul),
-    /// Int8 blocks with the activation quantized per row: a few rows (token states).
-    Int8(Q8Matrix),
+    /// Integer weights (int8 for token states, int16 for feature maps and padded rows) with
+    /// each activation row quantized: `q8`.
+    Int(Q8Matrix),
 }
 
 /// A prepared weight matrix and its bias.
@@ -213,21 +214,16 @@ impl Backend for Cpu {
         let stored = w.shape().dims();
         let padded = stored.get(1).copied() != Some(in_dim);
         let int8 = matches!(w.dtype(), GgmlDType::Q8_0 | GgmlDType::Q4_0);
-        // Feature maps: f32 (the GPU's self-test reference). An int8 kernel with outputs
-        // across lanes was no faster on them (measured 72–87 ms against 76–77 for the whole
-        // image encoder in node, within the noise).
-        let qm = if many_rows && matches!(w.dtype(), GgmlDType::F16 | GgmlDType::Q8_0) {
-            // Feature-map weights already rounded (f16: the OCR recogniser's backbone, kept off
-            // int8 for its accuracy; Q8_0: the detector, EfficientNet) multiply as int16, twice
-            // the products per instruction of f32 in wasm and half its memory.
+        // Integer weights with exact i32 sums (`q8`): int16 for feature-map weights already
+        // rounded (f16: the OCR recogniser's backbone, kept off int8 for its accuracy; Q8_0:
+        // the detector, EfficientNet), twice the products per instruction of f32 in wasm and
+        // half its memory; and for Q8_0 rows padded to a whole block (the recogniser's 120-wide
+        // neck and CTC head), where one int8 scale per row would round the blocks a second time
+        // (it read one golden line fewer). f32 files multiply in f32.
+        let wide = (many_rows && matches!(w.dtype(), GgmlDType::F16 | GgmlDType::Q8_0)) || (int8 && padded && !many_rows);
+        let qm = if wide {
             let dense = dequantize_matrix(&w, out_dim, in_dim)?;
-            Weights::Int8(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
-        } else if int8 && padded && !many_rows {
-            // Q8_0 rows padded to a whole block (the OCR recogniser's 120-wide neck and CTC
-            // head): one scale per row in int8 would be a second rounding of the blocks (it
-            // read one golden line fewer), so int16.
-            let dense = dequantize_matrix(&w, out_dim, in_dim)?;
-            Weights::Int8(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
+            Weights::Int(Q8Matrix::wide(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim)?)
         } else if many_rows || padded || !int8 {
             let dense = dequantize_matrix(&w, out_dim, in_dim)?;
             let packed = if many_rows { Packed::new(&dense.flatten_all()?.to_vec1::<f32>()?, out_dim, in_dim) } else { None };
@@ -241,7 +237,7 @@ impl Backend for Cpu {
             }
             // 4-bit blocks widen exactly to int8 blocks (same scale): one int8 kernel for both.
             let data = w.data()?;
-            Weights::Int8(if w.dtype() == GgmlDType::Q4_0 { Q8Matrix::from_q8_0(&q4_0_to_q8_0(&data)?, out_dim, in_dim)? } else { Q8Matrix::from_q8_0(&data, out_dim, in_dim)? })
+            Weights::Int(if w.dtype() == GgmlDType::Q4_0 { Q8Matrix::from_q8_0(&q4_0_to_q8_0(&data)?, out_dim, in_dim)? } else { Q8Matrix::from_q8_0(&data, out_dim, in_dim)? })
         };
         Ok(CpuMatrix { w: qm, b: bias.to_vec(), out_dim, in_dim })
     }
@@ -260,7 +256,7 @@ impl Backend for Cpu {
             // Bias and activation as each tile is stored.
             Weights::Packed(m) => with_f32(x, |xs| m.matmul(xs, n, &w.b, a))?,
             Weights::Dense(m) => biased(x.apply(m)?.flatten_all()?.to_vec1::<f32>()?, &w.b, a),
-            Weights::Int8(m) => biased(with_f32(x, |xs| m.matmul(xs, n))?, &w.b, a),
+            Weights::Int(m) => biased(with_f32(x, |xs| m.matmul(xs, n))?, &w.b, a),
         };
         Ok(Tensor::from_vec(y, (n, w.out_dim), &Device::Cpu)?)
     }
@@ -360,7 +356,7 @@ impl Backend for Cpu {
         let p = match &w.w {
             Weights::Packed(p) if c >= SMALL_CONV_CHANNELS => p,
             // Integer weights: the patches made and quantized a chunk of rows at a time.
-            Weights::Int8(m) if m.is_wide() && w.in_dim == win.kh * win.kw * c && w.out_dim == out => {
+            Weights::Int(m) if m.is_wide() && w.in_dim == win.kh * win.kw * c && w.out_dim == out => {
                 let (oh, ow) = win.out(h, wd)?;
                 let mut y = Vec::with_capacity(n * oh * ow * out);
                 with_f32(x, |xs| {

@@ -97,20 +97,6 @@ fn max_and_sum_abs(x: &[f32]) -> (f32, f32) {
     (max, rest.iter().map(|v| v.abs()).sum::<f32>() + t.iter().sum::<f32>())
 }
 
-/// Largest absolute value of `x` (eight lanes, so it vectorises; no NaN handling needed: a
-/// NaN activation would already be a broken model).
-fn max_abs(x: &[f32]) -> f32 {
-    let mut m = [0f32; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for (m, v) in m.iter_mut().zip(c) {
-            let a = v.abs();
-            *m = if a > *m { a } else { *m };
-        }
-    }
-    chunks.remainder().iter().chain(&m).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
-}
-
 /// Rows of `cols` values quantized into rows of `k ≥ cols` (zeros after), one scale per row:
 /// as fine as i16 allows, and coarse enough that Σ|q| ≤ `budget` (so the products cannot
 /// overflow: |q_i| ≤ |x_i|/s + ½, with a margin for the rounding of the f32 sums). A row's
@@ -309,7 +295,7 @@ impl Q8Matrix {
                 let (d, q) = q8_0_values(block);
                 row.extend(q.iter().map(|&b| d * b as f32));
             }
-            let s = max_abs(&row) / 127.0;
+            let s = max_and_sum_abs(&row).0 / 127.0;
             let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
             q.extend(row.iter().map(|v| (v * inv).round_ties_even() as i8));
             scale.push(s);
@@ -328,7 +314,7 @@ impl Q8Matrix {
         let mut q = vec![0i16; rows * k];
         let mut scale = Vec::with_capacity(rows);
         for (row, out) in w.chunks_exact(cols).zip(q.chunks_exact_mut(k)) {
-            let s = max_abs(row) / w_max as f32;
+            let s = max_and_sum_abs(row).0 / w_max as f32;
             let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
             out.iter_mut().zip(row).for_each(|(o, v)| *o = (v * inv).round_ties_even() as i16);
             scale.push(s);
@@ -445,6 +431,7 @@ impl Q8Matrix {
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         self.store::<R, C>(unsafe { tile::<R, C, WIDE>(w, x, k) }, xs, y, t, o);
     }
+
     /// Writes a tile's sums, scaled, into rows `t..t+R`, columns `o..o+C` of `y`.
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]
@@ -519,7 +506,8 @@ mod tests {
                 for o in 0..rows {
                     let exact: f32 = (0..cols).map(|i| w[o * cols + i] * x[t * cols + i]).sum();
                     let got = y[t * rows + o];
-                    // Twelve-bit weights and activations: well within a thousandth of the row's scale.
+                    // Fourteen-bit weights, activations at the i16 range or the budget: well within a
+                    // thousandth of the row's scale.
                     assert!((got - exact).abs() < 2e-3 * (1.0 + exact.abs()) + 5e-3, "n {n}: y[{t}, {o}] = {got}, exact {exact}");
                 }
             }
@@ -537,6 +525,20 @@ mod tests {
         core::array::from_fn(|r| core::array::from_fn(|c| lanes[c][r]))
     }
 
+    /// The kernel's sums for 4×2, 3×3 and 1×1 tiles over two weight rows and four activation
+    /// rows of `k` values each, asserted equal to the plain loop's; the 4×2 sums.
+    fn same_as_plain<const WIDE: bool>(w: [*const u8; 2], x: [*const i16; 4], k: usize) -> [[i32; 2]; 4] {
+        // SAFETY: the callers' rows hold `k` values, `k` a multiple of 16.
+        unsafe {
+            let plain = tile_portable::<4, 2, WIDE>(w, x, k);
+            assert_eq!(plain, tile::<4, 2, WIDE>(w, x, k));
+            let (w3, x3) = ([w[0], w[1], w[0]], [x[0], x[1], x[2]]);
+            assert_eq!(tile_portable::<3, 3, WIDE>(w3, x3, k), tile::<3, 3, WIDE>(w3, x3, k));
+            assert_eq!(tile_portable::<1, 1, WIDE>([w[1]], [x[2]], k), tile::<1, 1, WIDE>([w[1]], [x[2]], k));
+            plain
+        }
+    }
+
     // Natively a plain test; on wasm32 run by wasm-bindgen-test-runner in node (`./build.sh test`).
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -548,14 +550,9 @@ mod tests {
         let w: Vec<Vec<i8>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -127 } else { ((i * 7919 + c) % 255) as i8 }).collect()).collect();
         let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { x_lim } else { -(((i * 104729 + r) % x_lim as usize) as i16) }).collect()).collect();
         let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
-        // SAFETY: every row holds k values, k a multiple of 16.
-        unsafe {
-            let plain = tile_portable::<4, 2, false>(wp, xp, k);
-            assert_eq!(plain, tile::<4, 2, false>(wp, xp, k));
-            let exact: i64 = w[1].iter().zip(&x[3]).map(|(&a, &b)| a as i64 * b as i64).sum();
-            assert_eq!(plain[3][1] as i64, exact);
-            assert_eq!(tile_portable::<1, 1, false>([wp[1]], [xp[2]], k), tile::<1, 1, false>([wp[1]], [xp[2]], k));
-        }
+        let plain = same_as_plain::<false>(wp, xp, k);
+        let exact: i64 = w[1].iter().zip(&x[3]).map(|(&a, &b)| a as i64 * b as i64).sum();
+        assert_eq!(plain[3][1] as i64, exact);
         // The worst case (all at the limits) still fits an i32.
         assert!(127 * x_lim as i64 * k as i64 <= i32::MAX as i64);
 
@@ -564,14 +561,9 @@ mod tests {
         let w: Vec<Vec<i16>> = (0..2).map(|c| (0..k).map(|i| if (i + c) % 3 == 0 { -w_lim } else { ((i * 7919 + c) % (2 * w_lim as usize)) as i16 - w_lim }).collect()).collect();
         let x: Vec<Vec<i16>> = (0..4).map(|r| (0..k).map(|i| if (i + r) % 2 == 0 { -x_lim } else { ((i * 104729 + r) % x_lim as usize) as i16 }).collect()).collect();
         let (wp, xp) = ([w[0].as_ptr() as *const u8, w[1].as_ptr() as *const u8], [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()]);
-        // SAFETY: as above.
-        unsafe {
-            let plain = tile_portable::<4, 2, true>(wp, xp, k);
-            assert_eq!(plain, tile::<4, 2, true>(wp, xp, k));
-            let exact: i64 = w[0].iter().zip(&x[0]).map(|(&a, &b)| a as i64 * b as i64).sum();
-            assert_eq!(plain[0][0] as i64, exact);
-            assert_eq!(tile_portable::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k), tile::<3, 3, true>([wp[0], wp[1], wp[0]], [xp[0], xp[1], xp[2]], k));
-        }
+        let plain = same_as_plain::<true>(wp, xp, k);
+        let exact: i64 = w[0].iter().zip(&x[0]).map(|(&a, &b)| a as i64 * b as i64).sum();
+        assert_eq!(plain[0][0] as i64, exact);
         assert!(w_lim as i64 * x_lim as i64 * k as i64 <= i32::MAX as i64);
     }
 

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::input::image::{self, preprocess, preprocess_rgba};
 use crate::input::ocr as ocr_input;
 use crate::input::text::check_question;
-use crate::kb::answer::{rank, PhotoScores, TextFrom};
+use crate::kb::answer::{rank, PhotoScores, TextFrom, TextScores};
 use crate::kb::codes;
 use crate::kb::format::I8Rows;
 use crate::kb::{Answer, Kb, Label};
@@ -261,7 +261,11 @@ impl<B: Backend> Engine<B> {
             PhotoScores { conse, visual, labels }
         });
         let from = if q.is_some() { TextFrom::Asked } else { TextFrom::Read };
-        let mut answer = rank(&self.kb, text.as_deref().map(|t| (t, from)), photo, &codes);
+        let lexical = match (from, &joined) {
+            (TextFrom::Read, Some(t)) => self.kb.lexical.scores(t),
+            _ => Vec::new(),
+        };
+        let mut answer = rank(&self.kb, text.as_deref().map(|cosines| TextScores { cosines, from, lexical: &lexical }), photo, &codes);
         answer.read = read.map(|(r, ..)| r);
         Ok(answer)
     }

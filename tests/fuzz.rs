@@ -29,7 +29,7 @@ use std::time::Instant;
 use common::read;
 use helplens::cpu::Cpu;
 use helplens::input::image::{check_complete, decode, preprocess, preprocess_rgba, Preprocess};
-use helplens::kb::answer::{self, PhotoScores, TextFrom};
+use helplens::kb::answer::{self, PhotoScores, TextFrom, TextScores};
 use helplens::kb::source::parse_article;
 use helplens::kb::{search, Kb};
 use helplens::models::efficientnet::{EfficientNet, EfficientNetConfig};
@@ -357,7 +357,7 @@ fn answer_with(kb: &Kb) {
     answer::search(kb, &q);
     let s = search::scores(&kb.units, &q);
     let photo = PhotoScores { conse: s.clone(), visual: vec![0.3; kb.photos.len()], labels: vec![] };
-    answer::rank(kb, Some((&s, TextFrom::Asked)), Some(photo), &["E-03".to_string()]);
+    answer::rank(kb, Some(TextScores { cosines: &s, from: TextFrom::Asked, lexical: &[] }), Some(photo), &["E-03".to_string()]);
 }
 
 /// A small real model file: the image encoder's metadata (config, labels) with its stem and

@@ -13,6 +13,10 @@
 //!   floor either drowns the evidence or lets everything through; the per-query median is a
 //!   standard score normalisation for fusing heterogeneous retrievers.
 //!
+//! - lexical: BM25 of text read in a photo against each article's words (`kb::lexical`), added
+//!   with `LEXICAL_WEIGHT` to the ordering when the read text stands alone: a screen quotes
+//!   the article that explains it.
+//!
 //! A photo's score is the mean of its two parts (only the ConSE part where an article has no
 //! photo). With text and photo together, the text leads and the photo adds `PHOTO_WEIGHT` of
 //! its score.
@@ -26,6 +30,12 @@ use crate::models::ocr::Reading;
 
 /// Weight of the photo score when a question is typed too.
 pub const PHOTO_WEIGHT: f32 = 0.35;
+/// Weight of the lexical evidence (the best article's BM25 is 1) added to the best cosine when
+/// text read in a photo stands alone. Chosen on development data only: the screen texts of
+/// tests/dev/screen-texts.toml go 42 → 45 of 48 from 0 to 0.1 and stay there up to 2
+/// (`dev_lexical_weight_sweep`); the development screen photos hold 26 of 28 up to 0.1 and
+/// lose one from 0.2.
+pub const LEXICAL_WEIGHT: f32 = 0.1;
 /// Answers returned.
 pub const TOP_ANSWERS: usize = 5;
 
@@ -79,17 +89,27 @@ pub enum TextFrom {
     Read,
 }
 
+/// The text side of a query scored against the KB.
+#[derive(Debug, Clone, Copy)]
+pub struct TextScores<'a> {
+    /// Cosine of the text's vector with every KB text unit.
+    pub cosines: &'a [f32],
+    pub from: TextFrom,
+    /// BM25 of the text per article, the best 1 (`kb::lexical`); empty where not used.
+    pub lexical: &'a [f32],
+}
+
 /// Answers a question vector with the KB search on the host.
 pub fn search(kb: &Kb, question: &[f32]) -> Answer {
-    rank(kb, Some((&scores(&kb.units, question), TextFrom::Asked)), None, &[])
+    rank(kb, Some(TextScores { cosines: &scores(&kb.units, question), from: TextFrom::Asked, lexical: &[] }), None, &[])
 }
 
 /// Ranks the KB's articles from the question's cosine with every KB text unit and/or a
 /// photo's scores. Articles that name more of `codes` (typed or read: see `kb::codes`) come
 /// first, then by the scores: a code is exact evidence no embedding gives.
-pub fn rank(kb: &Kb, question: Option<(&[f32], TextFrom)>, photo: Option<PhotoScores>, codes: &[String]) -> Answer {
+pub fn rank(kb: &Kb, question: Option<TextScores>, photo: Option<PhotoScores>, codes: &[String]) -> Answer {
     let n = kb.meta.articles.len();
-    let text = question.map(|(q, _)| max_per_article(q, &kb.unit_article, n));
+    let text = question.map(|q| max_per_article(q.cosines, &kb.unit_article, n));
     let photo_scores = photo.as_ref().map(|p| {
         let conse = max_per_article(&p.conse, &kb.unit_article, n);
         let visual = max_per_article(&relative_to_median(p.visual.clone()), &kb.photo_article, n);
@@ -105,7 +125,8 @@ pub fn rank(kb: &Kb, question: Option<(&[f32], TextFrom)>, photo: Option<PhotoSc
     let photo_at = |a: usize| photo_scores.as_ref().map(|p| p[a]);
     let score: Vec<f32> = (0..n).map(|a| fuse(text.as_ref().map(|t| t[a]), photo_at(a))).collect();
     let key: Vec<f32> = match (question, &photo_scores) {
-        (Some((q, TextFrom::Asked)), None) => text_evidence(q, &kb.unit_article, &kb.unit_kind, n),
+        (Some(TextScores { cosines, from: TextFrom::Asked, .. }), None) => text_evidence(cosines, &kb.unit_article, &kb.unit_kind, n),
+        (Some(TextScores { from: TextFrom::Read, lexical, .. }), None) if lexical.len() == n => score.iter().zip(lexical).map(|(s, l)| s + LEXICAL_WEIGHT * l).collect(),
         _ => score.clone(),
     };
     let (named, used) = codes::matches(kb, codes);

@@ -1,8 +1,10 @@
 //! `helplens build-kb`: embeds a KB folder into a KB file with the given models.
-//! Text units per article: the title, the title with the body, each example question.
+//! Text units per article: the title, the title with the body, each example question, and each
+//! section of the body under its heading (`kb::sections`).
 //! Photos: visual feature per image. Labels: every class caption, for ConSE.
 
 use super::format::{I8Rows, Kb, KbMeta, Thresholds, UnitKind, KB_VERSION};
+use super::sections::sections;
 use super::source::{plain_text, KbSource, SourceArticle};
 use crate::error::{Error, Result};
 use crate::input::image::{decode, preprocess};
@@ -16,14 +18,15 @@ const SUGGESTIONS: usize = 4;
 /// KB pictures embedded per forward pass of the image encoder.
 pub const IMAGE_BATCH: usize = 8;
 
-/// An article's text units with their kinds. Title and title + body are embedded as passages;
-/// the example questions as customers' questions are (`UnitKind::Question`: e5's "query: " on
+/// An article's text units with their kinds. Title, title + body and the sections are embedded
+/// as passages; the example questions as customers' questions are (`UnitKind::Question`: e5's "query: " on
 /// both sides of a question-to-question match, as its authors advise for symmetric tasks;
 /// MiniLM has no prefixes).
 pub fn unit_texts(a: &SourceArticle) -> Vec<(String, UnitKind)> {
     let art = &a.article;
     let mut texts = vec![(art.title.clone(), UnitKind::Title), (format!("{}. {}", art.title, plain_text(&art.body)), UnitKind::Passage)];
     texts.extend(a.questions.iter().map(|q| (q.clone(), UnitKind::Question)));
+    texts.extend(sections(&art.body).iter().map(|s| (s.unit_text(&art.title), UnitKind::Section)));
     texts
 }
 
@@ -89,5 +92,6 @@ pub fn build<B: Backend>(backend: &B, text: &Bert<B>, image: Option<&EfficientNe
         articles: src.articles.iter().map(|a| a.article.clone()).collect(),
     };
     let codes = super::codes::of_articles(&meta.articles);
-    Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes })
+    let lexical = super::lexical::Lexical::new(&meta.articles);
+    Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes, lexical })
 }

@@ -1,5 +1,5 @@
 //! Exact evidence from codes: error codes, model and part numbers read on a screen or label
-//! ("E-03", "P01", "KV-P210", "220-240V") are matched literally against each article's title,
+//! ("E-03", "P01", "KV-P210", "4F2A-0193") are matched literally against each article's title,
 //! tags and body. Dense embeddings see "E21" and "E12" as nearly the same text; a support
 //! answer must not.
 
@@ -30,7 +30,7 @@ pub fn extract(text: &str) -> Vec<String> {
         let letter = t.chars().any(|c| c.is_ascii_alphabetic());
         let code = if digit && !letter && CODE_WORDS.contains(&prev.as_str()) {
             Some(format!("{prev}{n}"))
-        } else if (2..=24).contains(&t.len()) && digit && (letter || t.contains('-')) {
+        } else if (2..=24).contains(&t.len()) && digit && (letter || t.contains('-')) && !is_quantity(t) {
             Some(n.clone())
         } else {
             None
@@ -41,6 +41,18 @@ pub fn extract(text: &str) -> Vec<String> {
         prev = n;
     }
     out
+}
+
+/// Units after which a number is a quantity ("30s", "2200W", "12V", "2.4GHz"), not a code.
+const UNITS: [&str; 29] =
+    ["s", "ms", "min", "h", "v", "kv", "w", "kw", "a", "ma", "mah", "wh", "kwh", "hz", "khz", "mhz", "ghz", "mm", "cm", "m", "km", "kg", "g", "l", "ml", "db", "mbps", "gb", "tb"];
+
+/// Whether a token is a number with a unit: digits (with '.', ',', '/', '-' or '~' between
+/// them) and then one of [`UNITS`].
+fn is_quantity(t: &str) -> bool {
+    let unit_at = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(unit_at);
+    number.starts_with(|c: char| c.is_ascii_digit()) && number.chars().all(|c| c.is_ascii_digit() || ".,/-~".contains(c)) && UNITS.contains(&unit.to_ascii_lowercase().as_str())
 }
 
 /// The codes of what a seven-segment display shows, as [`shape`]s: on a display "5t" and "St"
@@ -115,7 +127,9 @@ mod tests {
     #[test]
     fn codes_are_tokens_with_digits_and_letters_or_dashes() {
         assert_eq!(extract("E-03 PAPER JAM. Open cover B"), vec!["E03"]);
-        assert_eq!(extract("Model: KV-P210  S/N 4F2A-0193, 220-240V~50Hz 1800W"), vec!["KVP210", "4F2A0193", "220240V", "50HZ", "1800W"]);
+        assert_eq!(extract("Model: KV-P210  S/N 4F2A-0193, 220-240V~50Hz 1800W"), vec!["KVP210", "4F2A0193"]);
+        // Quantities are not codes; a letter before the digits makes one.
+        assert_eq!(extract("Start/+30s 2.4GHz 12V 1.5A 100-240V~ X30s"), vec!["X30S"]);
         assert_eq!(extract("Error 14 in 2024: press 3"), vec!["ERROR14"]);
         assert_eq!(extract("error code 5"), vec!["CODE5"]);
         assert_eq!(extract("错误代码E-21 客服热线400-820-1234"), vec!["E21", "4008201234"]);

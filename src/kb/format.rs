@@ -13,11 +13,12 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
+use super::lexical::Lexical;
 use crate::error::{Error, Result};
 pub use crate::tensor::I8Rows;
 
-/// Version of the KB layout; bumped on incompatible changes (2: `units.kind`).
-pub const KB_VERSION: u32 = 2;
+/// Version of the KB layout; bumped on incompatible changes (2: `units.kind`; 3: section units).
+pub const KB_VERSION: u32 = 3;
 
 /// What a text unit is: cosines are compared within a kind, since a question matches another
 /// question more closely than it matches a passage (see `search::text_evidence`).
@@ -30,11 +31,13 @@ pub enum UnitKind {
     Passage = 1,
     /// One of the article's example questions.
     Question = 2,
+    /// One section of the body under its heading, with the title (`kb::sections`).
+    Section = 3,
 }
 
 impl UnitKind {
     /// Kinds, by their stored value.
-    pub const ALL: [UnitKind; 3] = [UnitKind::Title, UnitKind::Passage, UnitKind::Question];
+    pub const ALL: [UnitKind; 4] = [UnitKind::Title, UnitKind::Passage, UnitKind::Question, UnitKind::Section];
     /// Whether the unit is embedded as a question (e5's "query: " prefix) rather than a passage.
     pub fn is_query(self) -> bool {
         self == UnitKind::Question
@@ -107,6 +110,8 @@ pub struct Kb {
     pub photo_article: Vec<u32>,
     /// The codes each article names (`kb::codes`), found once when the KB is read.
     pub codes: Vec<Vec<String>>,
+    /// The articles' words, indexed once when the KB is read (`kb::lexical`).
+    pub lexical: Lexical,
 }
 
 fn view<'a>(st: &'a SafeTensors, name: &str) -> Result<Option<TensorView<'a>>> {
@@ -181,7 +186,8 @@ impl Kb {
         let photos = rows(&st, "photos", None)?;
         let photo_article = indices(&st, "photos.article", photos.len(), n)?;
         let codes = super::codes::of_articles(&meta.articles);
-        Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes })
+        let lexical = Lexical::new(&meta.articles);
+        Ok(Kb { meta, units, unit_article, unit_kind, labels, photos, photo_article, codes, lexical })
     }
 
     /// Serializes the KB (native builder).

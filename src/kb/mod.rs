@@ -3,10 +3,13 @@
 pub mod answer;
 pub mod codes;
 pub mod format;
+pub mod lexical;
 pub mod search;
 
 #[cfg(feature = "cli")]
 pub mod build;
+#[cfg(feature = "cli")]
+pub mod sections;
 #[cfg(feature = "cli")]
 pub mod source;
 

